@@ -1,0 +1,306 @@
+"""`SQLAlchemySaver`: one LangGraph checkpoint saver for SQLite and PostgreSQL.
+
+Every operation is written once as a plan (see `checkpoint_plans`); this class only runs plans,
+synchronously on the sync engine (LangGraph's `invoke`, `get_state`) or asynchronously on the
+async engine (`ainvoke`). SQLite writers queue on an in-process lock before taking the database's
+write lock, so many questions in one process never see "database is locked"; other processes
+wait on SQLite's busy timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, nullcontext
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from reasonmed.storage import checkpoint_plans as plans
+from reasonmed.storage.checkpoint_sql import statements
+from reasonmed.storage.engine import SQLITE_BEGIN, Engines, create_engines
+from reasonmed.storage.migrations import migrate
+
+
+def _drive(conn: Connection, plan: plans.Plan) -> Any:
+    try:
+        step = next(plan)
+        while True:
+            result = conn.execute(step.statement, step.params)
+            step = plan.send(result.all() if step.fetch else None)
+    except StopIteration as stop:
+        return stop.value
+
+
+async def _adrive(conn: AsyncConnection, plan: plans.Plan) -> Any:
+    try:
+        step = next(plan)
+        while True:
+            result = await conn.execute(step.statement, step.params)
+            step = plan.send(result.all() if step.fetch else None)
+    except StopIteration as stop:
+        return stop.value
+
+
+class SQLAlchemySaver(BaseCheckpointSaver[float]):
+    """Checkpoints LangGraph state into SQLite or PostgreSQL through SQLAlchemy.
+
+    Build it with `SQLAlchemySaver.from_url("sqlite:///run.db")` or
+    `from_url("postgresql+psycopg://user@host/db")`; the schema is created or migrated then.
+    Channel versions are floats whose fraction is random, so a fork of a thread never reuses a
+    version key its other branch already stored.
+    """
+
+    def __init__(
+        self,
+        engines: Engines,
+        *,
+        serde: SerializerProtocol | None = None,
+        owns_engines: bool = False,
+    ) -> None:
+        super().__init__(serde=serde)
+        self.engines = engines
+        self._st = statements(engines.dialect)
+        self._sqlite = engines.dialect == "sqlite"
+        self._write_engine = engines.sync.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self._write_lock = threading.Lock() if self._sqlite else None
+        self._async_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._owns_engines = owns_engines
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, serde: SerializerProtocol | None = None, pool_size: int = 10
+    ) -> SQLAlchemySaver:
+        """A ready saver for a database URL; creates or migrates the schema."""
+        engines = create_engines(url, pool_size=pool_size)
+        migrate(engines.sync)
+        return cls(engines, serde=serde, owns_engines=True)
+
+    def close(self) -> None:
+        """Release the connection pools (when this saver created them)."""
+        if self._owns_engines:
+            self.engines.dispose()
+
+    async def aclose(self) -> None:
+        """Release the connection pools, async side included."""
+        if self._owns_engines:
+            await self.engines.adispose()
+
+    def __enter__(self) -> SQLAlchemySaver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> SQLAlchemySaver:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- drivers ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _sync_conn(self, write: bool) -> Iterator[Connection]:
+        engine = self._write_engine if write else self.engines.sync
+        lock = self._write_lock if write and self._write_lock else nullcontext()
+        with lock, engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _run(self, plan: plans.Plan, *, write: bool) -> Any:
+        with self._sync_conn(write) as conn:
+            return _drive(conn, plan)
+
+    def _async_lock(self) -> asyncio.Lock | None:
+        if not self._sqlite:
+            return None
+        loop = asyncio.get_running_loop()
+        lock = self._async_locks.get(loop)
+        if lock is None:
+            for old in [k for k in self._async_locks if k.is_closed()]:
+                del self._async_locks[old]
+            lock = self._async_locks[loop] = asyncio.Lock()
+        return lock
+
+    @asynccontextmanager
+    async def _async_conn(self, write: bool) -> AsyncIterator[AsyncConnection]:
+        lock = self._async_lock() if write else None
+        if lock is not None:
+            await lock.acquire()
+        try:
+            conn = await self.engines.async_.connect()
+            try:
+                if write:
+                    await conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+                async with conn.begin():
+                    yield conn
+            finally:
+                await conn.close()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    async def _arun(self, plan: plans.Plan, *, write: bool) -> Any:
+        async with self._async_conn(write) as conn:
+            return await _adrive(conn, plan)
+
+    # -- sync family -----------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint named by `config`, or its thread's latest."""
+        return self._run(plans.get_tuple(self._st, self.serde, config), write=False)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoints newest first; `config=None` lists across all threads."""
+        cursor = None
+        remaining = limit
+        while remaining is None or remaining > 0:
+            plan = plans.list_page(self._st, self.serde, config, filter, before, cursor)
+            page, cursor = self._run(plan, write=False)
+            for item in page[:remaining] if remaining is not None else page:
+                yield item
+            if remaining is not None:
+                remaining -= min(len(page), remaining)
+            if cursor is None:
+                return
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint; only channels in `new_versions` get new blob rows."""
+        plan = plans.put(self._st, self.serde, config, checkpoint, metadata, new_versions)
+        return self._run(plan, write=True)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's writes against the checkpoint they follow."""
+        plan = plans.put_writes(self._st, self.serde, config, writes, task_id, task_path)
+        self._run(plan, write=True)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Remove a thread's whole history."""
+        self._run(plans.delete_threads([thread_id]), write=True)
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Remove the checkpoints created by the given LangGraph runs."""
+        self._run(plans.delete_for_runs(self.serde, run_ids), write=True)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy a thread's history to a new thread id (used to fork a question's history)."""
+        self._run(plans.copy_thread(source_thread_id, target_thread_id), write=True)
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """`keep_latest`: keep each namespace's newest checkpoint; `delete`: drop the threads."""
+        self._run(self._prune_plan(thread_ids, strategy), write=True)
+
+    def _prune_plan(self, thread_ids: Sequence[str], strategy: str) -> plans.Plan:
+        if strategy == "delete":
+            return plans.delete_threads(thread_ids)
+        if strategy == "keep_latest":
+            return plans.prune_keep_latest(self.serde, thread_ids)
+        raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+
+    # -- async family ----------------------------------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Async `get_tuple`."""
+        return await self._arun(plans.get_tuple(self._st, self.serde, config), write=False)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Async `list`."""
+        cursor = None
+        remaining = limit
+        while remaining is None or remaining > 0:
+            plan = plans.list_page(self._st, self.serde, config, filter, before, cursor)
+            page, cursor = await self._arun(plan, write=False)
+            for item in page[:remaining] if remaining is not None else page:
+                yield item
+            if remaining is not None:
+                remaining -= min(len(page), remaining)
+            if cursor is None:
+                return
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Async `put`."""
+        plan = plans.put(self._st, self.serde, config, checkpoint, metadata, new_versions)
+        return await self._arun(plan, write=True)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Async `put_writes`."""
+        plan = plans.put_writes(self._st, self.serde, config, writes, task_id, task_path)
+        await self._arun(plan, write=True)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async `delete_thread`."""
+        await self._arun(plans.delete_threads([thread_id]), write=True)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Async `delete_for_runs`."""
+        await self._arun(plans.delete_for_runs(self.serde, run_ids), write=True)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async `copy_thread`."""
+        await self._arun(plans.copy_thread(source_thread_id, target_thread_id), write=True)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Async `prune`."""
+        await self._arun(self._prune_plan(thread_ids, strategy), write=True)
+
+    # -- versions --------------------------------------------------------------------------
+
+    def get_next_version(self, current: float | int | str | None, channel: None) -> float:
+        """Next integer step plus a random fraction: increasing, and unique across forks."""
+        if current is None:
+            base = 0
+        elif isinstance(current, str):
+            base = int(current.split(".")[0])
+        else:
+            base = int(current)
+        return base + 1 + random.random() * 0.9
