@@ -39,6 +39,7 @@ __all__ = [
     "RefinerAgent",
     "RegeneratorAgent",
     "RunConfig",
+    "SingleModelAgent",
     "SummarizerAgent",
     "VerifierAgent",
     "config_from_dict",
@@ -115,6 +116,8 @@ class ModelSpec(BaseModel):
             for name in azure_fields:
                 if getattr(self, name) is not None:
                     problems.append((name, "only used with provider 'azure'"))
+        if self.provider == "openai" and self.base_url is None and self.api_key_env is None:
+            problems.append(("api_key_env", "required without base_url (that is api.openai.com)"))
         if self.provider not in _KNOWN_PROVIDERS and self.extra_body:
             problems.append(("extra_body", "only supported for providers 'openai' and 'azure'"))
         if problems:
@@ -122,8 +125,8 @@ class ModelSpec(BaseModel):
         return self
 
 
-class _SingleModelAgent(BaseModel):
-    """Shared validation for agents that call one model alias."""
+class SingleModelAgent(BaseModel):
+    """An agent that calls one model alias; ``sampling()`` feeds ModelRegistry.chat_model."""
 
     model_config = _STRICT
 
@@ -158,7 +161,7 @@ class GeneratorAgent(BaseModel):
         return values
 
 
-class VerifierAgent(_SingleModelAgent):
+class VerifierAgent(SingleModelAgent):
     """Judges each CoT against the gold answer: Correct or Error with a reason."""
 
     temperature: Temperature = 1.0
@@ -167,7 +170,7 @@ class VerifierAgent(_SingleModelAgent):
     parse_attempts: Attempts = Field(3, description="re-asks on an unparseable reply")
 
 
-class RankerAgent(_SingleModelAgent):
+class RankerAgent(SingleModelAgent):
     """Scores Correct CoTs 0-5 so the best ``keep`` survive."""
 
     temperature: Temperature = 0.7
@@ -176,7 +179,7 @@ class RankerAgent(_SingleModelAgent):
     parse_attempts: Attempts = 3
 
 
-class RefinerAgent(_SingleModelAgent):
+class RefinerAgent(SingleModelAgent):
     """Rewrites medium-tier CoTs using the other paths' error reasons."""
 
     temperature: Temperature = 0.8
@@ -185,7 +188,7 @@ class RefinerAgent(_SingleModelAgent):
     attempts: Attempts = Field(2, description="refine + re-verify rounds")
 
 
-class RegeneratorAgent(_SingleModelAgent):
+class RegeneratorAgent(SingleModelAgent):
     """Writes one deep CoT for a difficult question with a stronger reasoning model."""
 
     temperature: Temperature = None
@@ -194,7 +197,7 @@ class RegeneratorAgent(_SingleModelAgent):
     attempts: Attempts = Field(2, description="regenerate + re-verify rounds")
 
 
-class SummarizerAgent(_SingleModelAgent):
+class SummarizerAgent(SingleModelAgent):
     """Writes the short answer summary for each kept CoT."""
 
     temperature: Temperature = 0.5
@@ -202,7 +205,7 @@ class SummarizerAgent(_SingleModelAgent):
     max_tokens: MaxTokens = 512
 
 
-class JudgeAgent(_SingleModelAgent):
+class JudgeAgent(SingleModelAgent):
     """Scores examples 1-10 for the evals; not part of the pipeline."""
 
     temperature: Temperature = 0.7

@@ -172,14 +172,15 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
     ) -> Iterator[CheckpointTuple]:
         """Checkpoints newest first; `config=None` lists across all threads."""
         cursor = None
-        remaining = limit
-        while remaining is None or remaining > 0:
-            plan = plans.list_page(self._st, self.serde, config, filter, before, cursor)
+        left = limit
+        while left is None or left > 0:
+            size = plans.LIST_PAGE if left is None else min(left, plans.LIST_PAGE)
+            plan = plans.list_page(self._st, self.serde, config, filter, before, cursor, size)
             page, cursor = self._run(plan, write=False)
-            for item in page[:remaining] if remaining is not None else page:
-                yield item
-            if remaining is not None:
-                remaining -= min(len(page), remaining)
+            if left is not None:
+                page = page[:left]
+                left -= len(page)
+            yield from page
             if cursor is None:
                 return
 
@@ -244,14 +245,16 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
     ) -> AsyncIterator[CheckpointTuple]:
         """Async `list`."""
         cursor = None
-        remaining = limit
-        while remaining is None or remaining > 0:
-            plan = plans.list_page(self._st, self.serde, config, filter, before, cursor)
+        left = limit
+        while left is None or left > 0:
+            size = plans.LIST_PAGE if left is None else min(left, plans.LIST_PAGE)
+            plan = plans.list_page(self._st, self.serde, config, filter, before, cursor, size)
             page, cursor = await self._arun(plan, write=False)
-            for item in page[:remaining] if remaining is not None else page:
+            if left is not None:
+                page = page[:left]
+                left -= len(page)
+            for item in page:
                 yield item
-            if remaining is not None:
-                remaining -= min(len(page), remaining)
             if cursor is None:
                 return
 
