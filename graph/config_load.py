@@ -55,20 +55,19 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # keys written next to a `<<:` merge override it, as YAML intends
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                None, None, "mapping key is not a scalar", key_node.start_mark
-            )
-        if key in mapping:
+            continue  # construct_mapping reports it with its line
+        if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
-        mapping[key] = loader.construct_object(value_node, deep=deep)
-    return mapping
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
 
 
 _StrictLoader.add_constructor(

@@ -1,0 +1,211 @@
+"""The only place that turns a model alias from the run config into a LangChain chat model.
+
+Keys are read from the environment once, when the registry is built, so a run with a missing key
+fails before its first call. Each alias gets one shared HTTP client pair whose pool is sized to
+the alias's ``max_concurrency``: httpcore polls every pooled connection on each request, so an
+oversized pool costs CPU, and a client per call would cost a connection per call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import httpx
+from langchain_core.language_models import BaseChatModel
+from langchain_openai import AzureChatOpenAI, ChatOpenAI
+
+from reasonmed.graph.config import ConfigError, ModelSpec, RunConfig, SingleModelAgent
+
+__all__ = ["NO_KEY_PLACEHOLDER", "MissingCredentialError", "ModelRegistry", "redact"]
+
+NO_KEY_PLACEHOLDER = "not-needed"
+"""Sent as the key to a keyless local server (vLLM, Ollama, LM Studio, the mock endpoint)."""
+
+REDACTED = "[REDACTED]"
+
+_SamplingKey = tuple[str, float | None, float | None, int | None]
+
+
+class MissingCredentialError(ConfigError):
+    """An alias names an api_key_env that is unset or empty; the message never holds a key."""
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret in ``text`` so logs and error messages can be stored or shown.
+
+    Longer secrets go first so a key that contains another is masked whole.
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _load_init_chat_model() -> Callable[..., BaseChatModel]:
+    """Import langchain's provider dispatcher only when a config needs it (it is optional)."""
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as exc:
+        raise ImportError(
+            "providers other than 'openai' and 'azure' need the langchain package: "
+            "pip install langchain (plus that provider's integration, e.g. langchain-anthropic)"
+        ) from exc
+    return init_chat_model
+
+
+class ModelRegistry:
+    """Builds and caches chat models per alias and sampling; owns the shared HTTP clients.
+
+    Use one registry per run (or per event loop) and ``await registry.aclose()`` at the end.
+    """
+
+    def __init__(self, config: RunConfig, *, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self._specs: dict[str, ModelSpec] = dict(config.models)
+        self._keys: dict[str, str | None] = {}
+        problems: list[str] = []
+        for alias, spec in self._specs.items():
+            if spec.api_key_env is None:
+                self._keys[alias] = None
+                continue
+            value = env.get(spec.api_key_env, "")
+            if not value.strip():
+                problems.append(
+                    f"models.{alias}.api_key_env: environment variable {spec.api_key_env} "
+                    f"is not set or empty; export it before running (alias '{alias}')"
+                )
+            self._keys[alias] = value.strip() or None
+        if problems:
+            raise MissingCredentialError(problems)
+        self._init_chat_model: Callable[..., BaseChatModel] | None = None
+        others = [a for a, spec in self._specs.items() if spec.provider not in ("openai", "azure")]
+        if others:
+            try:
+                self._init_chat_model = _load_init_chat_model()
+            except ImportError as exc:
+                raise ConfigError([f"models.{alias}.provider: {exc}" for alias in others]) from None
+        self._async_clients: dict[str, httpx.AsyncClient] = {}
+        self._sync_clients: dict[str, httpx.Client] = {}
+        self._models: dict[_SamplingKey, BaseChatModel] = {}
+
+    @property
+    def aliases(self) -> list[str]:
+        """The aliases defined in the config, in config order."""
+        return list(self._specs)
+
+    def spec(self, alias: str) -> ModelSpec:
+        """The ModelSpec behind ``alias`` (concurrency cap, retries, prices)."""
+        try:
+            return self._specs[alias]
+        except KeyError:
+            defined = ", ".join(self._specs)
+            raise KeyError(f"unknown model alias {alias!r}; defined: {defined}") from None
+
+    def secrets(self) -> list[str]:
+        """Every key value this registry read, for ``redact`` in logs and error messages."""
+        return list(dict.fromkeys(key for key in self._keys.values() if key))
+
+    def chat_model(
+        self,
+        alias: str,
+        *,
+        temperature: float | None,
+        top_p: float | None,
+        max_tokens: int | None,
+        seed: int | None = None,
+    ) -> BaseChatModel:
+        """A chat model for ``alias`` with this sampling; None leaves a parameter unsent.
+
+        Models are cached per (alias, temperature, top_p, max_tokens); a seed gets a cheap copy
+        that shares the cached model's clients, so per-call seeds do not grow the cache.
+        """
+        spec = self.spec(alias)
+        key: _SamplingKey = (alias, temperature, top_p, max_tokens)
+        model = self._models.get(key)
+        if model is None:
+            model = self._build(alias, spec, temperature, top_p, max_tokens, seed=None)
+            self._models[key] = model
+        if seed is None:
+            return model
+        if isinstance(model, ChatOpenAI):  # AzureChatOpenAI included
+            return model.model_copy(update={"seed": seed})
+        return self._build(alias, spec, temperature, top_p, max_tokens, seed=seed)
+
+    def chat_model_for(self, agent: SingleModelAgent, *, seed: int | None = None) -> BaseChatModel:
+        """The chat model an agent's config asks for (its alias and sampling)."""
+        return self.chat_model(agent.model, seed=seed, **agent.sampling())
+
+    def _http_clients(self, alias: str, spec: ModelSpec) -> tuple[httpx.AsyncClient, httpx.Client]:
+        """The alias's shared client pair, created on first use with a pool of max_concurrency."""
+        if alias not in self._async_clients:
+            limits = httpx.Limits(
+                max_connections=spec.max_concurrency,
+                max_keepalive_connections=spec.max_concurrency,
+            )
+            timeout = httpx.Timeout(spec.timeout_s)
+            self._async_clients[alias] = httpx.AsyncClient(limits=limits, timeout=timeout)
+            self._sync_clients[alias] = httpx.Client(limits=limits, timeout=timeout)
+        return self._async_clients[alias], self._sync_clients[alias]
+
+    def _build(
+        self,
+        alias: str,
+        spec: ModelSpec,
+        temperature: float | None,
+        top_p: float | None,
+        max_tokens: int | None,
+        *,
+        seed: int | None,
+    ) -> BaseChatModel:
+        key = self._keys[alias]
+        sampling: dict[str, Any] = {
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_tokens": max_tokens,
+            "seed": seed,
+        }
+        if spec.provider in ("openai", "azure"):
+            async_client, sync_client = self._http_clients(alias, spec)
+            common: dict[str, Any] = {
+                "model": spec.model,
+                **sampling,
+                "timeout": spec.timeout_s,
+                "max_retries": 0,  # retries are ours, bounded by spec.max_retries
+                "http_async_client": async_client,
+                "http_client": sync_client,
+                "extra_body": spec.extra_body or None,
+            }
+            if spec.provider == "azure":
+                return AzureChatOpenAI(
+                    **common,
+                    api_key=key,
+                    azure_endpoint=spec.azure_endpoint,
+                    api_version=spec.api_version,
+                    azure_deployment=spec.azure_deployment or spec.model,
+                )
+            return ChatOpenAI(**common, base_url=spec.base_url, api_key=key or NO_KEY_PLACEHOLDER)
+        assert self._init_chat_model is not None  # loaded in __init__ for such providers
+        optional = {**sampling, "base_url": spec.base_url, "api_key": key}
+        return self._init_chat_model(
+            spec.model,
+            model_provider=spec.provider,
+            timeout=spec.timeout_s,
+            max_retries=0,
+            **{name: value for name, value in optional.items() if value is not None},
+        )
+
+    async def aclose(self) -> None:
+        """Close the shared HTTP clients; later calls to chat_model start fresh ones."""
+        async_clients, sync_clients = self._async_clients, self._sync_clients
+        self._models, self._async_clients, self._sync_clients = {}, {}, {}
+        for sync_client in sync_clients.values():
+            sync_client.close()
+        for async_client in async_clients.values():
+            await async_client.aclose()
+
+    async def __aenter__(self) -> ModelRegistry:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
