@@ -26,6 +26,8 @@ ROLE_SIGNATURES: tuple[tuple[str, str], ...] = (
     ("taking a medical multiple-choice exam", "examinee"),
 )
 
+# o-series models get their system prompt as a "developer" message from langchain-openai.
+SYSTEM_ROLES = frozenset({"system", "developer"})
 _BLOCK = re.compile(
     r"(?:Context:\n(?P<context>.*?)\n\n)?Question:\n(?P<question>.*?)\n\nOptions:\n"
     r"(?P<options>(?:[A-Z]\. [^\n]*(?:\n|$))+)",
@@ -96,7 +98,11 @@ def parse_question_block(text: str) -> tuple[str, str, dict[str, str], int]:
 def parse_messages(messages: list[dict[str, Any]]) -> ParsedPrompt:
     """Role and contents of a chat request's messages (the last system and user messages)."""
     system = next(
-        (message_text(m.get("content")) for m in reversed(messages) if m.get("role") == "system"),
+        (
+            message_text(m.get("content"))
+            for m in reversed(messages)
+            if m.get("role") in SYSTEM_ROLES
+        ),
         "",
     )
     user = next(

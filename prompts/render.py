@@ -55,6 +55,9 @@ def format_question_block(question: str, options: dict[str, str], context: str =
     """Lay out a question the one way every template (and the mock server's parser) expects."""
     if not options:
         raise PromptError("a question block needs at least one option")
+    texts = [question, context, *options.keys(), *options.values()]
+    if not all(isinstance(text, str) for text in texts):
+        raise PromptError("question, context and options must all be strings")
     parts: list[str] = []
     if context.strip():
         parts.append(f"Context:\n{context.strip()}")
