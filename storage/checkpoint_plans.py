@@ -7,8 +7,7 @@ sync driver on a `Connection`) and its async family (run by an async driver on a
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -24,6 +23,7 @@ from sqlalchemy import delete, func, literal, select, tuple_
 
 from reasonmed.storage import checkpoint_rows as rows_
 from reasonmed.storage.checkpoint_sql import CHECKPOINT_COLUMNS, Statements, delete_rows
+from reasonmed.storage.db import Plan, Step
 from reasonmed.storage.schema import CHECKPOINT_TABLES
 from reasonmed.storage.schema import checkpoint_blobs as B
 from reasonmed.storage.schema import checkpoint_writes as W
@@ -31,18 +31,6 @@ from reasonmed.storage.schema import checkpoints as C
 
 LIST_PAGE = 100
 IN_CHUNK = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One statement of a plan; `fetch` says whether the plan wants its rows back."""
-
-    statement: Any
-    params: Any = None
-    fetch: bool = False
-
-
-Plan = Generator[Step, list[Any] | None, Any]
 
 
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> list[Sequence[Any]]:

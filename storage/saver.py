@@ -1,19 +1,14 @@
 """`SQLAlchemySaver`: one LangGraph checkpoint saver for SQLite and PostgreSQL.
 
-Every operation is written once as a plan (see `checkpoint_plans`); this class only runs plans,
-synchronously on the sync engine (LangGraph's `invoke`, `get_state`) or asynchronously on the
-async engine (`ainvoke`). SQLite writers queue on an in-process lock before taking the database's
-write lock, so many questions in one process never see "database is locked"; other processes
-wait on SQLite's busy timeout.
+Every operation is written once as a plan (see `checkpoint_plans`); this class hands plans to a
+`Database`, which runs them synchronously for LangGraph's `invoke` and `get_state` and
+asynchronously for `ainvoke` (see `storage.db` for how each database is driven).
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
-import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -25,33 +20,10 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reasonmed.storage import checkpoint_plans as plans
 from reasonmed.storage.checkpoint_sql import statements
-from reasonmed.storage.engine import SQLITE_BEGIN, Engines, create_engines
-from reasonmed.storage.migrations import migrate
-
-
-def _drive(conn: Connection, plan: plans.Plan) -> Any:
-    try:
-        step = next(plan)
-        while True:
-            result = conn.execute(step.statement, step.params)
-            step = plan.send(result.all() if step.fetch else None)
-    except StopIteration as stop:
-        return stop.value
-
-
-async def _adrive(conn: AsyncConnection, plan: plans.Plan) -> Any:
-    try:
-        step = next(plan)
-        while True:
-            result = await conn.execute(step.statement, step.params)
-            step = plan.send(result.all() if step.fetch else None)
-    except StopIteration as stop:
-        return stop.value
+from reasonmed.storage.db import Database, Plan
 
 
 class SQLAlchemySaver(BaseCheckpointSaver[float]):
@@ -65,38 +37,33 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
 
     def __init__(
         self,
-        engines: Engines,
+        db: Database,
         *,
         serde: SerializerProtocol | None = None,
-        owns_engines: bool = False,
+        owns_db: bool = False,
     ) -> None:
         super().__init__(serde=serde)
-        self.engines = engines
-        self._st = statements(engines.dialect)
-        self._sqlite = engines.dialect == "sqlite"
-        self._write_engine = engines.sync.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        self._write_lock = threading.Lock() if self._sqlite else None
-        self._async_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
-        self._owns_engines = owns_engines
+        self.db = db
+        self.engines = db.engines
+        self._st = statements(db.dialect)
+        self._owns_db = owns_db
 
     @classmethod
     def from_url(
         cls, url: str, *, serde: SerializerProtocol | None = None, pool_size: int = 10
     ) -> SQLAlchemySaver:
         """A ready saver for a database URL; creates or migrates the schema."""
-        engines = create_engines(url, pool_size=pool_size)
-        migrate(engines.sync)
-        return cls(engines, serde=serde, owns_engines=True)
+        return cls(Database.from_url(url, pool_size=pool_size), serde=serde, owns_db=True)
 
     def close(self) -> None:
         """Release the connection pools (when this saver created them)."""
-        if self._owns_engines:
-            self.engines.dispose()
+        if self._owns_db:
+            self.db.close()
 
     async def aclose(self) -> None:
         """Release the connection pools, async side included."""
-        if self._owns_engines:
-            await self.engines.adispose()
+        if self._owns_db:
+            await self.db.aclose()
 
     def __enter__(self) -> SQLAlchemySaver:
         return self
@@ -110,51 +77,11 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    # -- drivers ---------------------------------------------------------------------------
+    def _run(self, plan: Plan, *, write: bool) -> Any:
+        return self.db.run(plan, write=write)
 
-    @contextmanager
-    def _sync_conn(self, write: bool) -> Iterator[Connection]:
-        engine = self._write_engine if write else self.engines.sync
-        lock = self._write_lock if write and self._write_lock else nullcontext()
-        with lock, engine.connect() as conn, conn.begin():
-            yield conn
-
-    def _run(self, plan: plans.Plan, *, write: bool) -> Any:
-        with self._sync_conn(write) as conn:
-            return _drive(conn, plan)
-
-    def _async_lock(self) -> asyncio.Lock | None:
-        if not self._sqlite:
-            return None
-        loop = asyncio.get_running_loop()
-        lock = self._async_locks.get(loop)
-        if lock is None:
-            for old in [k for k in self._async_locks if k.is_closed()]:
-                del self._async_locks[old]
-            lock = self._async_locks[loop] = asyncio.Lock()
-        return lock
-
-    @asynccontextmanager
-    async def _async_conn(self, write: bool) -> AsyncIterator[AsyncConnection]:
-        lock = self._async_lock() if write else None
-        if lock is not None:
-            await lock.acquire()
-        try:
-            conn = await self.engines.async_.connect()
-            try:
-                if write:
-                    await conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-                async with conn.begin():
-                    yield conn
-            finally:
-                await conn.close()
-        finally:
-            if lock is not None:
-                lock.release()
-
-    async def _arun(self, plan: plans.Plan, *, write: bool) -> Any:
-        async with self._async_conn(write) as conn:
-            return await _adrive(conn, plan)
+    async def _arun(self, plan: Plan, *, write: bool) -> Any:
+        return await self.db.arun(plan, write=write)
 
     # -- sync family -----------------------------------------------------------------------
 
@@ -222,7 +149,7 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         """`keep_latest`: keep each namespace's newest checkpoint; `delete`: drop the threads."""
         self._run(self._prune_plan(thread_ids, strategy), write=True)
 
-    def _prune_plan(self, thread_ids: Sequence[str], strategy: str) -> plans.Plan:
+    def _prune_plan(self, thread_ids: Sequence[str], strategy: str) -> Plan:
         if strategy == "delete":
             return plans.delete_threads(thread_ids)
         if strategy == "keep_latest":

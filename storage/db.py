@@ -1,0 +1,119 @@
+"""`Database`: runs plans (generators of statements) synchronously or asynchronously.
+
+Every storage operation (checkpoints, run bookkeeping, the call log) is written once as a plan,
+and this class decides how it meets the database:
+- sync: on a pooled `Connection` of the sync engine, in the caller's thread;
+- async on PostgreSQL: on an `AsyncConnection` (psycopg's asyncio driver), or, when
+  `async_via_threads` is set, as a sync run on a worker thread;
+- async on SQLite: always as a sync run on a worker thread. SQLite is an in-process library, so
+  the asyncio driver only moves each statement to a thread anyway; one hop per operation
+  instead of several per statement is what makes it fast.
+SQLite writers queue on an in-process lock before taking the database's write lock (`BEGIN
+IMMEDIATE`), so concurrent questions in one process never see "database is locked".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from reasonmed.storage.engine import SQLITE_BEGIN, Engines, create_engines
+from reasonmed.storage.migrations import migrate
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One statement of a plan; `fetch` says whether the plan wants its rows back."""
+
+    statement: Any
+    params: Any = None
+    fetch: bool = False
+
+
+Plan = Generator[Step, list[Any] | None, Any]
+
+
+def drive(conn: Connection, plan: Plan) -> Any:
+    """Run a plan to completion on a sync connection; return the plan's return value."""
+    try:
+        step = next(plan)
+        while True:
+            result = conn.execute(step.statement, step.params)
+            step = plan.send(result.all() if step.fetch else None)
+    except StopIteration as stop:
+        return stop.value
+
+
+async def adrive(conn: AsyncConnection, plan: Plan) -> Any:
+    """Run a plan to completion on an async connection."""
+    try:
+        step = next(plan)
+        while True:
+            result = await conn.execute(step.statement, step.params)
+            step = plan.send(result.all() if step.fetch else None)
+    except StopIteration as stop:
+        return stop.value
+
+
+class Database:
+    """One database: its engines, its migration state, and the drivers for plans."""
+
+    def __init__(self, engines: Engines, *, async_via_threads: bool | None = None) -> None:
+        self.engines = engines
+        self.dialect = engines.dialect
+        self.is_sqlite = engines.dialect == "sqlite"
+        self._write_engine = engines.sync.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._threads = self.is_sqlite if async_via_threads is None else async_via_threads
+        pool = engines.sync.pool.size() if hasattr(engines.sync.pool, "size") else 4
+        self._executor = ThreadPoolExecutor(max_workers=max(2, pool), thread_name_prefix="rm-db")
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 10, migrate_schema: bool = True) -> Database:
+        """Open a database URL; create or migrate the schema first."""
+        engines = create_engines(url, pool_size=pool_size)
+        if migrate_schema:
+            migrate(engines.sync)
+        return cls(engines)
+
+    @contextmanager
+    def connect(self, *, write: bool) -> Iterator[Connection]:
+        """A sync connection inside a transaction; writers on SQLite take the write lock."""
+        engine = self._write_engine if write else self.engines.sync
+        lock = self._write_lock if write and self._write_lock else nullcontext()
+        with lock, engine.connect() as conn, conn.begin():
+            yield conn
+
+    def run(self, plan: Plan, *, write: bool) -> Any:
+        """Run a plan in one transaction, in this thread."""
+        with self.connect(write=write) as conn:
+            return drive(conn, plan)
+
+    async def arun(self, plan: Plan, *, write: bool) -> Any:
+        """Run a plan in one transaction without blocking the event loop."""
+        if self._threads:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._run_write_or_read, plan, write)
+        async with self.engines.async_.connect() as conn, conn.begin():
+            return await adrive(conn, plan)
+
+    def _run_write_or_read(self, plan: Plan, write: bool) -> Any:
+        return self.run(plan, write=write)
+
+    def close(self) -> None:
+        """Close the pools and the worker threads."""
+        self._executor.shutdown(wait=True)
+        self.engines.dispose()
+
+    async def aclose(self) -> None:
+        """Close the pools (async side included) and the worker threads."""
+        self._executor.shutdown(wait=False)
+        await self.engines.adispose()
