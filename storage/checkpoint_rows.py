@@ -113,7 +113,7 @@ def checkpoint_row(
         "parent_checkpoint_id": parent_id,
         "type": type_,
         "checkpoint": data,
-        "metadata": md,
+        "metadata": json.dumps(md),
     }
     for key in INDEXED_METADATA_KEYS:
         value = md.get(key)

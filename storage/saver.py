@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -41,8 +41,13 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         *,
         serde: SerializerProtocol | None = None,
         owns_db: bool = False,
+        writes: Literal["all", "latest"] = "all",
     ) -> None:
         super().__init__(serde=serde)
+        if writes not in ("all", "latest"):
+            raise ValueError(f"writes must be 'all' or 'latest', not {writes!r}")
+        self.writes_retention = writes
+        self._drop_parent_writes = writes == "latest"
         self.db = db
         self.engines = db.engines
         self._st = statements(db.dialect)
@@ -50,10 +55,22 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
 
     @classmethod
     def from_url(
-        cls, url: str, *, serde: SerializerProtocol | None = None, pool_size: int = 10
+        cls,
+        url: str,
+        *,
+        serde: SerializerProtocol | None = None,
+        pool_size: int = 10,
+        writes: Literal["all", "latest"] = "all",
     ) -> SQLAlchemySaver:
-        """A ready saver for a database URL; creates or migrates the schema."""
-        return cls(Database.from_url(url, pool_size=pool_size), serde=serde, owns_db=True)
+        """A ready saver for a database URL; creates or migrates the schema.
+
+        `writes="latest"` keeps a step's regular writes only until the next loop checkpoint
+        folds them in (see `checkpoint_plans.put`): resuming and forking work as before, but
+        `get_state_history` no longer shows the results of tasks of earlier steps. It roughly
+        halves what a pipeline question stores.
+        """
+        db = Database.from_url(url, pool_size=pool_size)
+        return cls(db, serde=serde, owns_db=True, writes=writes)
 
     def close(self) -> None:
         """Release the connection pools (when this saver created them)."""
@@ -82,6 +99,13 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
 
     async def _arun(self, plan: Plan, *, write: bool) -> Any:
         return await self.db.arun(plan, write=write)
+
+    # put and put_writes are LangGraph's hot path: two calls per graph step.
+    def _run_fast(self, plan: Plan) -> Any:
+        return self.db.run_fast(plan, write=True)
+
+    async def _arun_fast(self, plan: Plan) -> Any:
+        return await self.db.arun_fast(plan, write=True)
 
     # -- sync family -----------------------------------------------------------------------
 
@@ -119,8 +143,16 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store a checkpoint; only channels in `new_versions` get new blob rows."""
-        plan = plans.put(self._st, self.serde, config, checkpoint, metadata, new_versions)
-        return self._run(plan, write=True)
+        plan = plans.put(
+            self._st,
+            self.serde,
+            config,
+            checkpoint,
+            metadata,
+            new_versions,
+            self._drop_parent_writes,
+        )
+        return self._run_fast(plan)
 
     def put_writes(
         self,
@@ -130,8 +162,10 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         task_path: str = "",
     ) -> None:
         """Store a task's writes against the checkpoint they follow."""
-        plan = plans.put_writes(self._st, self.serde, config, writes, task_id, task_path)
-        self._run(plan, write=True)
+        plan = plans.put_writes(
+            self._st, self.serde, config, writes, task_id, task_path, self._drop_parent_writes
+        )
+        self._run_fast(plan)
 
     def delete_thread(self, thread_id: str) -> None:
         """Remove a thread's whole history."""
@@ -193,8 +227,16 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async `put`."""
-        plan = plans.put(self._st, self.serde, config, checkpoint, metadata, new_versions)
-        return await self._arun(plan, write=True)
+        plan = plans.put(
+            self._st,
+            self.serde,
+            config,
+            checkpoint,
+            metadata,
+            new_versions,
+            self._drop_parent_writes,
+        )
+        return await self._arun_fast(plan)
 
     async def aput_writes(
         self,
@@ -204,8 +246,10 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         task_path: str = "",
     ) -> None:
         """Async `put_writes`."""
-        plan = plans.put_writes(self._st, self.serde, config, writes, task_id, task_path)
-        await self._arun(plan, write=True)
+        plan = plans.put_writes(
+            self._st, self.serde, config, writes, task_id, task_path, self._drop_parent_writes
+        )
+        await self._arun_fast(plan)
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async `delete_thread`."""

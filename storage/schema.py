@@ -53,6 +53,12 @@ checkpoints = Table(
 )
 Index("rm_checkpoints_run_id_idx", checkpoints.c.run_id)
 Index("rm_checkpoints_question_idx", checkpoints.c.reasonmed_run_id, checkpoints.c.question_id)
+Index(
+    "rm_checkpoints_parent_idx",
+    checkpoints.c.thread_id,
+    checkpoints.c.checkpoint_ns,
+    checkpoints.c.parent_checkpoint_id,
+)
 
 checkpoint_blobs = Table(
     "rm_checkpoint_blobs",

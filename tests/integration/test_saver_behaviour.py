@@ -26,7 +26,12 @@ from sqlalchemy import func, select, text
 
 from reasonmed.storage import SQLAlchemySaver
 from reasonmed.storage.migrations import SchemaVersionError, latest_version
-from reasonmed.storage.schema import checkpoint_blobs, checkpoints, schema_migrations
+from reasonmed.storage.schema import (
+    checkpoint_blobs,
+    checkpoint_writes,
+    checkpoints,
+    schema_migrations,
+)
 
 
 def _put(saver: SQLAlchemySaver, thread: str, parent: dict | None = None, **md: object) -> dict:
@@ -261,3 +266,38 @@ def test_newer_schema_is_refused(sqlite_url: str) -> None:
     saver.close()
     with pytest.raises(SchemaVersionError, match="newer than this reasonmed"):
         SQLAlchemySaver.from_url(sqlite_url)
+
+
+def test_latest_writes_retention_keeps_history_and_errors(db_url: str) -> None:
+    """writes="latest": a loop checkpoint drops its parent's regular writes, nothing else."""
+    with SQLAlchemySaver.from_url(db_url, writes="latest") as saver:
+        first = _put(saver, "keep")
+        saver.put_writes(first, [("a", 1), ("b", 2)], "task-ok", "p")
+        saver.put_writes(first, [("__error__", "boom")], "task-bad", "p")
+        config = generate_config("keep")
+        config["configurable"]["checkpoint_id"] = first["configurable"]["checkpoint_id"]
+        cp = generate_checkpoint(channel_values={"n": 2})
+        cp["channel_versions"] = {"n": 2.3}
+        second = saver.put(config, cp, generate_metadata(source="loop", step=1), {"n": 2.3})
+        saver.put_writes(second, [("c", 3)], "task-next", "p")
+        assert saver.get_tuple(first).pending_writes == [("task-bad", "__error__", "boom")]
+        assert saver.get_tuple(second).pending_writes == [("task-next", "c", 3)]
+        # A checkpoint made by update_state keeps what its parent had.
+        config["configurable"]["checkpoint_id"] = second["configurable"]["checkpoint_id"]
+        cp3 = generate_checkpoint(channel_values={"n": 3})
+        saver.put(config, cp3, generate_metadata(source="update", step=2), {})
+        assert saver.get_tuple(second).pending_writes == [("task-next", "c", 3)]
+        assert len(list(saver.list(generate_config("keep")))) == 3
+
+
+def test_latest_writes_retention_in_a_real_graph(db_url: str) -> None:
+    with SQLAlchemySaver.from_url(db_url, writes="latest") as saver:
+        graph = _graph(saver)
+        config = {"configurable": {"thread_id": "g"}}
+        graph.invoke({"items": []}, config)
+        history = list(graph.get_state_history(config))
+        assert len(history) == 4  # input, produce, annotate, end: every step still listed
+        assert history[0].values["items"][-1] == "n10"
+        with saver.engines.sync.connect() as conn:
+            writes = conn.execute(select(func.count()).select_from(checkpoint_writes)).scalar()
+        assert writes == 0  # the last step's writes were folded into the final checkpoint
