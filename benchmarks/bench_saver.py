@@ -10,11 +10,11 @@ final state holds about 12 KB of text. Each configuration runs N questions on a 
 async = `ainvoke` with 50 questions in flight. Runs are interleaved and the median of the repeats
 is reported, with the ratio ours / official per database and mode.
 
-Ours runs twice: with every write kept (`writes="all"`, the saver's default) and with
-`writes="latest"` (what the pipeline uses). "Stored per question" is the payload the saver
-wrote: the byte length of every column of every row of its tables, keys included (text and
-JSON as UTF-8 text, binary as bytes), divided by N, beside the msgpack size of one final state
-(`serde.dumps_typed(final_state)`).
+Ours runs twice: as is, and with `compact()` called on each question's thread once it
+finishes (what the pipeline does: history stays, finished steps' writes go). "Stored per
+question" is the payload the saver wrote: the byte length of every column of every row of its
+tables, keys included (text and JSON as UTF-8 text, binary as bytes), divided by N, beside the
+msgpack size of one final state (`serde.dumps_typed(final_state)`).
 """
 
 from __future__ import annotations
@@ -124,21 +124,27 @@ def _inputs(n: int) -> list[dict]:
     return [{"question": f"question {i}"} for i in range(n)]
 
 
-def run_sync(graph: Any, n: int) -> tuple[float, dict]:
+def run_sync(graph: Any, n: int, compact: bool = False) -> tuple[float, dict]:
     start = time.perf_counter()
     final: dict = {}
     for i, inp in enumerate(_inputs(n)):
         final = graph.invoke(inp, {"configurable": {"thread_id": f"q{i}"}})
+        if compact:
+            graph.checkpointer.compact([f"q{i}"])
     return time.perf_counter() - start, final
 
 
-async def run_async(graph: Any, n: int, in_flight: int = 50) -> tuple[float, dict]:
+async def run_async(
+    graph: Any, n: int, in_flight: int = 50, compact: bool = False
+) -> tuple[float, dict]:
     sem = asyncio.Semaphore(in_flight)
     finals: list[dict] = []
 
     async def one(i: int, inp: dict) -> None:
         async with sem:
             finals.append(await graph.ainvoke(inp, {"configurable": {"thread_id": f"q{i}"}}))
+            if compact:
+                await graph.checkpointer.acompact([f"q{i}"])
 
     start = time.perf_counter()
     await asyncio.gather(*(one(i, inp) for i, inp in enumerate(_inputs(n))))
@@ -212,7 +218,7 @@ def measure(saver: str, mode: str, n: int, tmp: Path) -> tuple[float, float | No
         if mode == "sync":
             with ExitStack() as stack:
                 cp = _sync_saver(saver, path, schema, stack)
-                elapsed, final = run_sync(build_graph(cp), n)
+                elapsed, final = run_sync(build_graph(cp), n, saver.endswith("-compact"))
         else:
             elapsed, final = asyncio.run(_async_measure(saver, path, schema, n))
         stored = None
@@ -246,9 +252,9 @@ def _sync_saver(saver: str, path: str, schema: str | None, stack: ExitStack) -> 
 
 
 def _open_ours(saver: str, path: str, schema: str | None) -> SQLAlchemySaver:
-    """One of our configurations: database, and writes retention from the name's suffix."""
+    """One of our configurations, on SQLite or PostgreSQL."""
     url = f"sqlite:///{path}" if "sqlite" in saver else f"{PG_URL}?{pg_options(schema)}"
-    return SQLAlchemySaver.from_url(url, writes="latest" if saver.endswith("-latest") else "all")
+    return SQLAlchemySaver.from_url(url)
 
 
 async def _async_measure(saver: str, path: str, schema: str | None, n: int) -> tuple[float, dict]:
@@ -264,17 +270,17 @@ async def _async_measure(saver: str, path: str, schema: str | None, n: int) -> t
             await cp.setup()
         elif saver.startswith("ours"):
             cp = await stack.enter_async_context(_open_ours(saver, path, schema))
-        return await run_async(build_graph(cp), n)
+        return await run_async(build_graph(cp), n, compact=saver.endswith("-compact"))
 
 
 SAVERS = [
     "none",
     "official-sqlite",
     "ours-sqlite",
-    "ours-sqlite-latest",
+    "ours-sqlite-compact",
     "official-postgres",
     "ours-postgres",
-    "ours-postgres-latest",
+    "ours-postgres-compact",
 ]
 
 
@@ -309,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{saver:18s} {mode:5s} {med[(saver, mode)]:8.1f} {size_s} {ratio_s}")
     print()
     for db in ("sqlite", "postgres"):
-        for variant in ("", "-latest"):
+        for variant in ("", "-compact"):
             for mode in modes:
                 ours = f"ours-{db}{variant}"
                 q_ours, q_off = med.get((ours, mode)), med.get((f"official-{db}", mode))

@@ -7,7 +7,7 @@ sync driver on a `Connection`) and its async family (run by an async driver on a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -49,34 +49,30 @@ def put(
     checkpoint: Checkpoint,
     metadata: CheckpointMetadata,
     new_versions: dict[str, Any],
-    drop_parent_writes: bool = False,
-) -> Plan:
+) -> Callable[[], Plan]:
     """Store a checkpoint and the blobs of the channels whose version is new.
 
-    With `drop_parent_writes`, a checkpoint made by the loop also deletes its parent's regular
-    writes: the loop built this checkpoint by applying exactly those writes, so they survive in
-    its channel values. Error and interrupt writes, and the writes behind checkpoints made by
-    `update_state` or forks, are kept.
+    Rows are serialized now, in the caller's thread; the returned factory builds the plan that
+    writes them, as often as the fast path needs (see `Database.run_fast`).
     """
     thread_id, ns, parent_id = _target(config)
     md = get_serializable_checkpoint_metadata(config, metadata)
     row, blobs = rows_.checkpoint_row(serde, thread_id, ns, parent_id, checkpoint, md, new_versions)
-    drop = drop_parent_writes and parent_id and md.get("source") == "loop"
-    if drop and st.lock_thread_exclusive is not None:
-        yield Step(st.lock_thread_exclusive, {"thread_id": thread_id, "checkpoint_ns": ns})
-    if blobs:
-        yield Step(st.insert_blobs, blobs)
-    yield Step(st.upsert_checkpoint, row)
-    if drop:
-        params = {"thread_id": thread_id, "checkpoint_ns": ns, "parent_checkpoint_id": parent_id}
-        yield Step(st.delete_superseded_writes, params)
-    return {
+    stored = {
         "configurable": {
             "thread_id": thread_id,
             "checkpoint_ns": ns,
             "checkpoint_id": checkpoint["id"],
         }
     }
+
+    def plan() -> Plan:
+        if blobs:
+            yield Step(st.insert_blobs, blobs)
+        yield Step(st.upsert_checkpoint, row)
+        return stored
+
+    return plan
 
 
 def put_writes(
@@ -86,27 +82,18 @@ def put_writes(
     writes: Sequence[tuple[str, Any]],
     task_id: str,
     task_path: str,
-    skip_if_superseded: bool = False,
-) -> Plan:
-    """Store one task's writes; special channels (errors, interrupts) overwrite, others don't.
-
-    With `skip_if_superseded` (the saver's `writes="latest"`), regular writes that arrive after
-    the loop already saved the next checkpoint are dropped: that checkpoint holds their effect,
-    and keeping them would leave exactly the rows that policy exists to remove.
-    """
-    if not writes:
-        return None
+) -> Callable[[], Plan]:
+    """Store one task's writes; special channels (errors, interrupts) overwrite, others don't."""
     thread_id, ns, checkpoint_id = _target(config)
-    if skip_if_superseded and not any(channel in WRITES_IDX_MAP for channel, _ in writes):
-        params = {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}
-        if st.lock_thread_shared is not None:
-            yield Step(st.lock_thread_shared, params, fetch=True)
-        if (yield Step(st.select_loop_child, params, fetch=True)):
-            return None
     rows = rows_.write_rows(serde, thread_id, ns, str(checkpoint_id), task_id, task_path, writes)
-    upsert = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-    yield Step(st.upsert_writes if upsert else st.insert_writes, rows)
-    return None
+    special = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+
+    def plan() -> Plan:
+        if rows:
+            yield Step(st.upsert_writes if special else st.insert_writes, rows)
+        return None
+
+    return plan
 
 
 def _tuple(
@@ -306,6 +293,19 @@ def delete_for_runs(serde: SerializerProtocol, run_ids: Sequence[str]) -> Plan:
             )
         )
     yield from _collect_garbage_blobs(serde, {(k[0], k[1]) for k in keys})
+    return None
+
+
+def compact(st: Statements, thread_ids: Sequence[str]) -> Plan:
+    """Delete the regular writes of every checkpoint that has a child made by the loop.
+
+    The loop built that child by applying exactly those writes, so their effect lives on in
+    the child's channel values; only resuming the newest checkpoint and LangGraph's display of
+    earlier tasks' results ever read them. Error and interrupt writes (negative idx) and the
+    writes behind `update_state` or fork checkpoints are kept.
+    """
+    for thread_id in thread_ids:
+        yield Step(st.compact_writes(str(thread_id)))
     return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, literal_column, select, text, tuple_
+from sqlalchemy import Select, bindparam, delete, func, literal_column, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -63,33 +63,6 @@ class Statements:
                 "task_path": upw.excluded.task_path,
             },
         )
-        # Regular (idx >= 0) writes of a checkpoint its child has already folded in.
-        self.delete_superseded_writes = delete(W).where(
-            W.c.thread_id == bindparam("thread_id"),
-            W.c.checkpoint_ns == bindparam("checkpoint_ns"),
-            W.c.checkpoint_id == bindparam("parent_checkpoint_id"),
-            W.c.idx >= literal_column("0"),
-        )
-        # Does a checkpoint already have a child made by the loop (its writes folded in)?
-        self.select_loop_child = select(literal_column("1")).where(
-            C.c.thread_id == bindparam("thread_id"),
-            C.c.checkpoint_ns == bindparam("checkpoint_ns"),
-            C.c.parent_checkpoint_id == bindparam("checkpoint_id"),
-            literal_column(
-                "metadata ->> 'source'"
-                if dialect == "postgresql"
-                else "json_extract(metadata, '$.source')"
-            )
-            == literal_column("'loop'"),
-        )
-        # PostgreSQL only: orders "check for a loop child, then insert writes" against "insert
-        # the child, then delete the parent's writes" for one thread (SQLite writers are
-        # serialized already). Shared for writers of one step's tasks, exclusive for the put.
-        self.lock_thread_shared = self.lock_thread_exclusive = None
-        if dialect == "postgresql":
-            key = "hashtextextended(:thread_id || '/' || :checkpoint_ns, 0)"
-            self.lock_thread_shared = text(f"SELECT pg_advisory_xact_lock_shared({key})")
-            self.lock_thread_exclusive = text(f"SELECT pg_advisory_xact_lock({key})")
         thread_ns = (C.c.thread_id == bindparam("thread_id")) & (
             C.c.checkpoint_ns == bindparam("checkpoint_ns")
         )
@@ -124,6 +97,27 @@ class Statements:
         return select(W.c.thread_id, W.c.checkpoint_ns, W.c.checkpoint_id, *WRITE_COLUMNS).where(
             tuple_(W.c.thread_id, W.c.checkpoint_ns, W.c.checkpoint_id).in_(keys)
         )
+
+    def compact_writes(self, thread_id: str) -> Any:
+        """Delete one thread's regular writes that a loop-made child checkpoint folded in."""
+        child = C.alias("child")
+        source = (
+            child.c.metadata.op("->>")(literal_column("'source'"))
+            if self.dialect == "postgresql"
+            else func.json_extract(child.c.metadata, "$.source")
+        )
+        folded = (
+            select(literal_column("1"))
+            .select_from(child)
+            .where(
+                child.c.thread_id == W.c.thread_id,
+                child.c.checkpoint_ns == W.c.checkpoint_ns,
+                child.c.parent_checkpoint_id == W.c.checkpoint_id,
+                source == "loop",
+            )
+            .exists()
+        )
+        return delete(W).where(W.c.thread_id == thread_id, W.c.idx >= 0, folded)
 
     def metadata_filter(self, key: str, value: Any) -> Any | None:
         """A SQL predicate narrowing rows to `metadata[key] == value`, or None to check in Python.

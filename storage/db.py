@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reasonmed.storage.engine import SQLITE_BEGIN, Engines, create_engines
+from reasonmed.storage.group_commit import GroupCommitter
 from reasonmed.storage.migrations import migrate
 
 
@@ -93,6 +94,7 @@ class Database:
             SQLiteDialect_pysqlite(paramstyle="named") if self.is_sqlite else engines.sync.dialect
         )
         self._sql_cache: dict[int, tuple[Any, str]] = {}
+        self._group = GroupCommitter(self._run_batch)
         pool = engines.sync.pool.size() if hasattr(engines.sync.pool, "size") else 4
         self._executor = ThreadPoolExecutor(max_workers=max(2, pool), thread_name_prefix="rm-db")
 
@@ -125,24 +127,28 @@ class Database:
             self._sql_cache[id(statement)] = cached
         return cached[1]
 
-    def run_fast(self, plan: Plan, *, write: bool) -> Any:
-        """Run a plan of prebuilt, parameter-only statements on a pooled DBAPI connection.
+    def run_fast(self, make_plan: Callable[[], Plan]) -> Any:
+        """Run a write plan of prebuilt statements on a pooled DBAPI connection.
 
-        The checkpoint saver's hot path (two operations per graph step) spends most of its time
-        in SQLAlchemy's per-execution machinery rather than in the database; statements
-        compiled once by SQLAlchemy and executed on the pool's own connection skip that. Plans
-        run here must use statements whose SQL does not depend on the parameters (no
-        expanding IN) and pass JSON as text.
+        The checkpoint saver's hot path (two calls per graph step) spends most of its time in
+        per-execution and per-transaction overhead rather than in the database, so: statements
+        compiled once by SQLAlchemy run on the pool's own connection, and concurrent calls
+        share transactions (`GroupCommitter`). `make_plan` must build a fresh plan each call
+        (a failed batch re-runs its jobs one by one); its statements must not depend on the
+        parameters (no expanding IN), and JSON goes in as text.
         """
-        lock = self._write_lock if write and self._write_lock else nullcontext()
+        return self._group.submit(lambda cursor: drive_dbapi(cursor, make_plan(), self.sql_of))
+
+    def _run_batch(self, jobs: list[Callable[[Any], Any]]) -> list[Any]:
+        lock = self._write_lock or nullcontext()
         with lock:
             raw = self.engines.sync.raw_connection()
             try:
                 cursor = raw.cursor()
-                if self.is_sqlite:
-                    cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
-                    result = drive_dbapi(cursor, plan, self.sql_of)
+                    if self.is_sqlite:
+                        cursor.execute("BEGIN IMMEDIATE")
+                    results = [job(cursor) for job in jobs]
                     raw.commit()
                 except BaseException:
                     raw.rollback()
@@ -151,17 +157,12 @@ class Database:
                     cursor.close()
             finally:
                 raw.close()
-        return result
+        return results
 
-    async def arun_fast(self, plan: Plan, *, write: bool) -> Any:
+    async def arun_fast(self, make_plan: Callable[[], Plan]) -> Any:
         """`run_fast` without blocking the event loop (on a worker thread)."""
-        if not self._threads:
-            return await self.arun(plan, write=write)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._run_fast, plan, write)
-
-    def _run_fast(self, plan: Plan, write: bool) -> Any:
-        return self.run_fast(plan, write=write)
+        return await loop.run_in_executor(self._executor, self.run_fast, make_plan)
 
     async def arun(self, plan: Plan, *, write: bool) -> Any:
         """Run a plan in one transaction without blocking the event loop."""

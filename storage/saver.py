@@ -8,8 +8,8 @@ asynchronously for `ainvoke` (see `storage.db` for how each database is driven).
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -41,13 +41,8 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         *,
         serde: SerializerProtocol | None = None,
         owns_db: bool = False,
-        writes: Literal["all", "latest"] = "all",
     ) -> None:
         super().__init__(serde=serde)
-        if writes not in ("all", "latest"):
-            raise ValueError(f"writes must be 'all' or 'latest', not {writes!r}")
-        self.writes_retention = writes
-        self._drop_parent_writes = writes == "latest"
         self.db = db
         self.engines = db.engines
         self._st = statements(db.dialect)
@@ -60,17 +55,9 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         *,
         serde: SerializerProtocol | None = None,
         pool_size: int = 10,
-        writes: Literal["all", "latest"] = "all",
     ) -> SQLAlchemySaver:
-        """A ready saver for a database URL; creates or migrates the schema.
-
-        `writes="latest"` keeps a step's regular writes only until the next loop checkpoint
-        folds them in (see `checkpoint_plans.put`): resuming and forking work as before, but
-        `get_state_history` no longer shows the results of tasks of earlier steps. It roughly
-        halves what a pipeline question stores.
-        """
-        db = Database.from_url(url, pool_size=pool_size)
-        return cls(db, serde=serde, owns_db=True, writes=writes)
+        """A ready saver for a database URL; creates or migrates the schema."""
+        return cls(Database.from_url(url, pool_size=pool_size), serde=serde, owns_db=True)
 
     def close(self) -> None:
         """Release the connection pools (when this saver created them)."""
@@ -100,12 +87,25 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
     async def _arun(self, plan: Plan, *, write: bool) -> Any:
         return await self.db.arun(plan, write=write)
 
-    # put and put_writes are LangGraph's hot path: two calls per graph step.
-    def _run_fast(self, plan: Plan) -> Any:
-        return self.db.run_fast(plan, write=True)
+    # put and put_writes are LangGraph's hot path (two calls per graph step); they go through
+    # the database's fast path, which takes a plan factory (see `Database.run_fast`).
+    def _put_plan(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Callable[[], Plan]:
+        return plans.put(self._st, self.serde, config, checkpoint, metadata, new_versions)
 
-    async def _arun_fast(self, plan: Plan) -> Any:
-        return await self.db.arun_fast(plan, write=True)
+    def _writes_plan(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> Callable[[], Plan]:
+        return plans.put_writes(self._st, self.serde, config, writes, task_id, task_path)
 
     # -- sync family -----------------------------------------------------------------------
 
@@ -143,16 +143,7 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store a checkpoint; only channels in `new_versions` get new blob rows."""
-        plan = plans.put(
-            self._st,
-            self.serde,
-            config,
-            checkpoint,
-            metadata,
-            new_versions,
-            self._drop_parent_writes,
-        )
-        return self._run_fast(plan)
+        return self.db.run_fast(self._put_plan(config, checkpoint, metadata, new_versions))
 
     def put_writes(
         self,
@@ -162,10 +153,7 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         task_path: str = "",
     ) -> None:
         """Store a task's writes against the checkpoint they follow."""
-        plan = plans.put_writes(
-            self._st, self.serde, config, writes, task_id, task_path, self._drop_parent_writes
-        )
-        self._run_fast(plan)
+        self.db.run_fast(self._writes_plan(config, writes, task_id, task_path))
 
     def delete_thread(self, thread_id: str) -> None:
         """Remove a thread's whole history."""
@@ -182,6 +170,21 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """`keep_latest`: keep each namespace's newest checkpoint; `delete`: drop the threads."""
         self._run(self._prune_plan(thread_ids, strategy), write=True)
+
+    def compact(self, thread_ids: Sequence[str]) -> None:
+        """Drop the writes of finished steps of these threads; their effect stays in history.
+
+        For a thread that is done (the pipeline calls it when a question finishes): every
+        checkpoint stays, so history, trace and forks are intact, but a step's regular writes,
+        which the loop's next checkpoint already holds, are deleted. `get_state_history` then
+        no longer lists the results of earlier steps' tasks, and forking from an old checkpoint
+        re-runs its tasks. It roughly halves what a pipeline question stores.
+        """
+        self._run(plans.compact(self._st, thread_ids), write=True)
+
+    async def acompact(self, thread_ids: Sequence[str]) -> None:
+        """Async `compact`."""
+        await self._arun(plans.compact(self._st, thread_ids), write=True)
 
     def _prune_plan(self, thread_ids: Sequence[str], strategy: str) -> Plan:
         if strategy == "delete":
@@ -227,16 +230,7 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async `put`."""
-        plan = plans.put(
-            self._st,
-            self.serde,
-            config,
-            checkpoint,
-            metadata,
-            new_versions,
-            self._drop_parent_writes,
-        )
-        return await self._arun_fast(plan)
+        return await self.db.arun_fast(self._put_plan(config, checkpoint, metadata, new_versions))
 
     async def aput_writes(
         self,
@@ -246,10 +240,7 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         task_path: str = "",
     ) -> None:
         """Async `put_writes`."""
-        plan = plans.put_writes(
-            self._st, self.serde, config, writes, task_id, task_path, self._drop_parent_writes
-        )
-        await self._arun_fast(plan)
+        await self.db.arun_fast(self._writes_plan(config, writes, task_id, task_path))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async `delete_thread`."""

@@ -268,9 +268,9 @@ def test_newer_schema_is_refused(sqlite_url: str) -> None:
         SQLAlchemySaver.from_url(sqlite_url)
 
 
-def test_latest_writes_retention_keeps_history_and_errors(db_url: str) -> None:
-    """writes="latest": a loop checkpoint drops its parent's regular writes, nothing else."""
-    with SQLAlchemySaver.from_url(db_url, writes="latest") as saver:
+def test_compact_drops_only_folded_writes(db_url: str) -> None:
+    """compact(): regular writes a loop child folded in go; errors and update-parents stay."""
+    with SQLAlchemySaver.from_url(db_url) as saver:
         first = _put(saver, "keep")
         saver.put_writes(first, [("a", 1), ("b", 2)], "task-ok", "p")
         saver.put_writes(first, [("__error__", "boom")], "task-bad", "p")
@@ -280,24 +280,35 @@ def test_latest_writes_retention_keeps_history_and_errors(db_url: str) -> None:
         cp["channel_versions"] = {"n": 2.3}
         second = saver.put(config, cp, generate_metadata(source="loop", step=1), {"n": 2.3})
         saver.put_writes(second, [("c", 3)], "task-next", "p")
+        # A checkpoint made by update_state does not fold its parent's writes in.
+        config["configurable"]["checkpoint_id"] = second["configurable"]["checkpoint_id"]
+        saver.put(config, generate_checkpoint(), generate_metadata(source="update", step=2), {})
+        other = _put(saver, "other")
+        saver.put_writes(other, [("z", 9)], "task-z", "p")
+
+        saver.compact(["keep"])
+
         assert saver.get_tuple(first).pending_writes == [("task-bad", "__error__", "boom")]
         assert saver.get_tuple(second).pending_writes == [("task-next", "c", 3)]
-        # A checkpoint made by update_state keeps what its parent had.
-        config["configurable"]["checkpoint_id"] = second["configurable"]["checkpoint_id"]
-        cp3 = generate_checkpoint(channel_values={"n": 3})
-        saver.put(config, cp3, generate_metadata(source="update", step=2), {})
-        assert saver.get_tuple(second).pending_writes == [("task-next", "c", 3)]
         assert len(list(saver.list(generate_config("keep")))) == 3
+        assert saver.get_tuple(other).pending_writes == [("task-z", "z", 9)]
 
 
-def test_latest_writes_retention_in_a_real_graph(db_url: str) -> None:
-    with SQLAlchemySaver.from_url(db_url, writes="latest") as saver:
+async def test_compact_a_finished_graph_keeps_its_history(db_url: str) -> None:
+    saver = SQLAlchemySaver.from_url(db_url)
+    try:
         graph = _graph(saver)
         config = {"configurable": {"thread_id": "g"}}
-        graph.invoke({"items": []}, config)
-        history = list(graph.get_state_history(config))
+        await graph.ainvoke({"items": []}, config)
+        with saver.engines.sync.connect() as conn:
+            before = conn.execute(select(func.count()).select_from(checkpoint_writes)).scalar()
+        await saver.acompact(["g"])
+        history = [s async for s in graph.aget_state_history(config)]
         assert len(history) == 4  # input, produce, annotate, end: every step still listed
         assert history[0].values["items"][-1] == "n10"
+        assert history[1].values["items"][-1] == "y" * 2000
         with saver.engines.sync.connect() as conn:
-            writes = conn.execute(select(func.count()).select_from(checkpoint_writes)).scalar()
-        assert writes == 0  # the last step's writes were folded into the final checkpoint
+            after = conn.execute(select(func.count()).select_from(checkpoint_writes)).scalar()
+        assert before > 0 and after == 0
+    finally:
+        await saver.aclose()

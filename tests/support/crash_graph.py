@@ -74,9 +74,8 @@ def main() -> None:
     parser.add_argument("--thread", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--writes", choices=["all", "latest"], default="all")
     args = parser.parse_args()
-    saver = SQLAlchemySaver.from_url(args.db, writes=args.writes)
+    saver = SQLAlchemySaver.from_url(args.db)
     graph = build(saver, args.log)
     config = {"configurable": {"thread_id": args.thread}}
     final = graph.invoke(None if args.resume else {"results": []}, config)
