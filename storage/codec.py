@@ -2,6 +2,7 @@
 
 Chains of thought are long, repetitive English: zstd shrinks them 3-4x for microseconds of CPU,
 which is what lets a question's whole checkpoint history fit in less than its final state's size.
+Level 1: on checkpoint data levels 1 to 19 differ by a few percent in size, not in CPU.
 The codec is recorded in the row's `type` column (`z:` prefix), so old rows stay readable.
 """
 
@@ -20,7 +21,7 @@ def _compressor() -> zstandard.ZstdCompressor:
     # zstd contexts are not thread-safe; one per thread is reused across calls.
     comp = getattr(_local, "comp", None)
     if comp is None:
-        comp = _local.comp = zstandard.ZstdCompressor(level=3)
+        comp = _local.comp = zstandard.ZstdCompressor(level=1)
     return comp
 
 

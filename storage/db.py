@@ -95,6 +95,7 @@ class Database:
         )
         self._sql_cache: dict[int, tuple[Any, str]] = {}
         self._group = GroupCommitter(self._run_batch)
+        self._fast_conn: Any = None
         pool = engines.sync.pool.size() if hasattr(engines.sync.pool, "size") else 4
         self._executor = ThreadPoolExecutor(max_workers=max(2, pool), thread_name_prefix="rm-db")
 
@@ -140,23 +141,28 @@ class Database:
         return self._group.submit(lambda cursor: drive_dbapi(cursor, make_plan(), self.sql_of))
 
     def _run_batch(self, jobs: list[Callable[[Any], Any]]) -> list[Any]:
+        # Only the group commit's leader gets here, one batch at a time, so the fast path keeps
+        # one pooled connection checked out rather than paying a checkout and reset per batch.
         lock = self._write_lock or nullcontext()
         with lock:
-            raw = self.engines.sync.raw_connection()
+            if self._fast_conn is None:
+                self._fast_conn = self.engines.sync.raw_connection()
+            raw = self._fast_conn
+            cursor = raw.cursor()
             try:
-                cursor = raw.cursor()
+                if self.is_sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                results = [job(cursor) for job in jobs]
+                raw.commit()
+            except BaseException:
+                self._fast_conn = None
                 try:
-                    if self.is_sqlite:
-                        cursor.execute("BEGIN IMMEDIATE")
-                    results = [job(cursor) for job in jobs]
-                    raw.commit()
-                except BaseException:
                     raw.rollback()
-                    raise
                 finally:
-                    cursor.close()
+                    raw.invalidate()  # a broken connection must not be reused
+                raise
             finally:
-                raw.close()
+                cursor.close()
         return results
 
     async def arun_fast(self, make_plan: Callable[[], Plan]) -> Any:
@@ -175,12 +181,19 @@ class Database:
     def _run_write_or_read(self, plan: Plan, write: bool) -> Any:
         return self.run(plan, write=write)
 
+    def _release_fast_conn(self) -> None:
+        if self._fast_conn is not None:
+            self._fast_conn.close()
+            self._fast_conn = None
+
     def close(self) -> None:
         """Close the pools and the worker threads."""
         self._executor.shutdown(wait=True)
+        self._release_fast_conn()
         self.engines.dispose()
 
     async def aclose(self) -> None:
         """Close the pools (async side included) and the worker threads."""
-        self._executor.shutdown(wait=False)
+        self._executor.shutdown(wait=True)
+        self._release_fast_conn()
         await self.engines.adispose()
