@@ -296,7 +296,7 @@ def delete_for_runs(serde: SerializerProtocol, run_ids: Sequence[str]) -> Plan:
     return None
 
 
-def compact(st: Statements, thread_ids: Sequence[str]) -> Plan:
+def compact(st: Statements, thread_ids: Sequence[str]) -> Callable[[], Plan]:
     """Delete the regular writes of every checkpoint that has a child made by the loop.
 
     The loop built that child by applying exactly those writes, so their effect lives on in
@@ -304,9 +304,14 @@ def compact(st: Statements, thread_ids: Sequence[str]) -> Plan:
     earlier tasks' results ever read them. Error and interrupt writes (negative idx) and the
     writes behind `update_state` or fork checkpoints are kept.
     """
-    for thread_id in thread_ids:
-        yield Step(st.compact_writes(str(thread_id)))
-    return None
+    params = [{"thread_id": str(t)} for t in thread_ids]
+
+    def plan() -> Plan:
+        if params:
+            yield Step(st.compact_writes, params)
+        return None
+
+    return plan
 
 
 def prune_keep_latest(serde: SerializerProtocol, thread_ids: Sequence[str]) -> Plan:

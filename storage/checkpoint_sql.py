@@ -63,6 +63,27 @@ class Statements:
                 "task_path": upw.excluded.task_path,
             },
         )
+        # compact(): a thread's regular writes that a loop-made child checkpoint folded in.
+        child = C.alias("child")
+        source = literal_column(
+            "child.metadata ->> 'source'"
+            if dialect == "postgresql"
+            else "json_extract(child.metadata, '$.source')"
+        )
+        folded = (
+            select(literal_column("1"))
+            .select_from(child)
+            .where(
+                child.c.thread_id == W.c.thread_id,
+                child.c.checkpoint_ns == W.c.checkpoint_ns,
+                child.c.parent_checkpoint_id == W.c.checkpoint_id,
+                source == literal_column("'loop'"),
+            )
+            .exists()
+        )
+        self.compact_writes = delete(W).where(
+            W.c.thread_id == bindparam("thread_id"), W.c.idx >= literal_column("0"), folded
+        )
         thread_ns = (C.c.thread_id == bindparam("thread_id")) & (
             C.c.checkpoint_ns == bindparam("checkpoint_ns")
         )
@@ -97,27 +118,6 @@ class Statements:
         return select(W.c.thread_id, W.c.checkpoint_ns, W.c.checkpoint_id, *WRITE_COLUMNS).where(
             tuple_(W.c.thread_id, W.c.checkpoint_ns, W.c.checkpoint_id).in_(keys)
         )
-
-    def compact_writes(self, thread_id: str) -> Any:
-        """Delete one thread's regular writes that a loop-made child checkpoint folded in."""
-        child = C.alias("child")
-        source = (
-            child.c.metadata.op("->>")(literal_column("'source'"))
-            if self.dialect == "postgresql"
-            else func.json_extract(child.c.metadata, "$.source")
-        )
-        folded = (
-            select(literal_column("1"))
-            .select_from(child)
-            .where(
-                child.c.thread_id == W.c.thread_id,
-                child.c.checkpoint_ns == W.c.checkpoint_ns,
-                child.c.parent_checkpoint_id == W.c.checkpoint_id,
-                source == "loop",
-            )
-            .exists()
-        )
-        return delete(W).where(W.c.thread_id == thread_id, W.c.idx >= 0, folded)
 
     def metadata_filter(self, key: str, value: Any) -> Any | None:
         """A SQL predicate narrowing rows to `metadata[key] == value`, or None to check in Python.

@@ -180,11 +180,11 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         no longer lists the results of earlier steps' tasks, and forking from an old checkpoint
         re-runs its tasks. It roughly halves what a pipeline question stores.
         """
-        self._run(plans.compact(self._st, thread_ids), write=True)
+        self.db.run_fast(plans.compact(self._st, thread_ids))
 
     async def acompact(self, thread_ids: Sequence[str]) -> None:
         """Async `compact`."""
-        await self._arun(plans.compact(self._st, thread_ids), write=True)
+        await self.db.arun_fast(plans.compact(self._st, thread_ids))
 
     def _prune_plan(self, thread_ids: Sequence[str], strategy: str) -> Plan:
         if strategy == "delete":
