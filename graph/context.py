@@ -1,0 +1,49 @@
+"""What every agent node gets at run time: the run's config, its models and its call log.
+
+Passed as LangGraph's runtime context (`graph.ainvoke(..., context=ctx)`), so it is never
+checkpointed and the graph is built once, independent of any run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from reasonmed.agents.models import ModelRegistry
+from reasonmed.graph.config import RunConfig
+from reasonmed.storage.call_record import CallRecord
+
+
+class CallRecorder(Protocol):
+    """Stores call records; returns the stored call's id."""
+
+    async def arecord(self, record: CallRecord) -> int: ...
+
+
+@dataclass
+class PipelineContext:
+    """Run-wide services for the agent nodes."""
+
+    run_id: str
+    config: RunConfig
+    models: ModelRegistry
+    calls: CallRecorder
+    # One cap on requests in flight per model alias (the config's max_concurrency).
+    limits: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+
+    def limit(self, alias: str) -> asyncio.Semaphore:
+        """The semaphore capping requests in flight to `alias`."""
+        sem = self.limits.get(alias)
+        if sem is None:
+            sem = self.limits[alias] = asyncio.Semaphore(self.config.models[alias].max_concurrency)
+        return sem
+
+    def thread_id(self, question_id: str) -> str:
+        """The LangGraph thread of one question of this run."""
+        return thread_id_for(self.run_id, question_id)
+
+
+def thread_id_for(run_id: str, question_id: str) -> str:
+    """Deterministic thread id: one thread per (run, question)."""
+    return f"{run_id}:{question_id}"
