@@ -1,0 +1,306 @@
+"""One model call, done the same way by every agent: capped, seeded, retried, recorded.
+
+Only transport errors are retried (429, timeouts, connection errors, 5xx), with bounded
+exponential backoff that honours the server's retry-after headers; a 4xx is a bug in the request
+and fails at once. An empty or length-cut reply is re-sampled at most twice, then accepted. Every
+call ends as one row in the call log, secrets scrubbed, and the seed is derived from the request's
+identity so a rerun sends the identical request while a re-ask is a new sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+import openai
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel
+
+from reasonmed.agents.models import redact
+from reasonmed.agents.schemas import ParseFailure
+from reasonmed.prompts.render import RenderedPrompt, format_question_block
+from reasonmed.storage.call_record import CallRecord
+from reasonmed.storage.question_model import Question
+
+if TYPE_CHECKING:
+    from reasonmed.graph.context import PipelineContext
+
+__all__ = [
+    "CallOutcome",
+    "ModelCallError",
+    "Parser",
+    "call_model",
+    "call_until_parsed",
+    "derive_seed",
+    "question_block",
+]
+
+Parser = Callable[[str], BaseModel | ParseFailure]
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+RETRY_AFTER_MAX_S = 300.0  # a server asking for longer than this is treated as asking for this
+RESAMPLES = 2  # new samples after an empty or length-cut reply
+_SAMPLING_KEYS = ("temperature", "top_p", "max_tokens")
+_LENGTH_REASONS = frozenset({"length", "max_tokens", "max_output_tokens"})
+_ROLES: dict[str, type[BaseMessage]] = {
+    "system": SystemMessage,
+    "user": HumanMessage,
+    "human": HumanMessage,
+    "assistant": AIMessage,
+    "ai": AIMessage,
+}
+
+_sleep = asyncio.sleep  # patched in tests so backoff costs no wall time
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What an agent needs from a call: the log row's id, the reply and its parse."""
+
+    call_id: int
+    reply: str
+    parsed: BaseModel | ParseFailure | None
+
+
+class ModelCallError(RuntimeError):
+    """A call that failed for good (retries exhausted or a non-retryable error).
+
+    The runner records the question as failed with it; ``error`` is already scrubbed of keys.
+    """
+
+    def __init__(self, node: str, alias: str, model: str, error: str, attempts: int) -> None:
+        self.node, self.alias, self.model = node, alias, model
+        self.error, self.attempts = error, attempts
+        super().__init__(
+            f"{node}: call to {alias} ({model}) failed after {attempts} attempt(s): {error}"
+        )
+
+
+def question_block(question: Question) -> str:
+    """The question as every agent prompt shows it."""
+    return format_question_block(question.question, question.options, question.context)
+
+
+def derive_seed(question_id: str, node: str, agent: str, alias: str, key: dict[str, Any]) -> int:
+    """A stable 31-bit seed from the request's identity (what it is for, not when it ran)."""
+    material = json.dumps([question_id, node, agent, alias, key], sort_keys=True, default=str)
+    return int.from_bytes(hashlib.sha256(material.encode("utf-8")).digest()[:4], "big") >> 1
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Transport trouble worth another try; any other error would fail the same way again."""
+    if isinstance(exc, openai.APIConnectionError | TimeoutError):  # includes APITimeoutError
+        return True
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, openai.APIStatusError) or isinstance(status, int):
+        return status == 429 or (isinstance(status, int) and status >= 500)
+    return False
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds the server asked us to wait, from retry-after-ms or retry-after, if any."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        if (value := headers.get("retry-after-ms")) is not None:
+            return min(max(float(value) / 1000, 0.0), RETRY_AFTER_MAX_S)
+        if (value := headers.get("retry-after")) is not None:
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None
+
+
+def backoff_delay(retry: int, exc: BaseException) -> float:
+    """Full-jitter exponential backoff, never shorter than the server's retry-after."""
+    delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry))
+    asked = _retry_after(exc)
+    return delay if asked is None else asked + delay * 0.1
+
+
+def _to_messages(messages: list[dict[str, str]]) -> list[BaseMessage]:
+    return [_ROLES[m["role"]](content=m["content"]) for m in messages]
+
+
+def _reply_text(message: BaseMessage) -> str:
+    """Visible text, with provider-separated reasoning re-wrapped so clean_cot keeps it."""
+    text = message.text
+    reasoning = message.additional_kwargs.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning.strip():
+        return f"<think>\n{reasoning.strip()}\n</think>\n\n{text}"
+    return text
+
+
+def _finish_reason(message: BaseMessage) -> str | None:
+    meta = message.response_metadata or {}
+    for name in ("finish_reason", "stop_reason", "done_reason"):
+        if isinstance(meta.get(name), str):
+            return meta[name]
+    return None
+
+
+def _scrub(value: Any, secrets: Iterable[str]) -> Any:
+    """Redact secrets in every string of a JSON-like value."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    return value
+
+
+def _parsed_dict(parsed: BaseModel | ParseFailure | None) -> dict[str, Any] | None:
+    if parsed is None:
+        return None
+    if isinstance(parsed, ParseFailure):
+        return {"failure": parsed.model_dump()}
+    return parsed.model_dump()
+
+
+async def call_model(
+    ctx: PipelineContext,
+    *,
+    question_id: str,
+    node: str,
+    agent: str,
+    alias: str,
+    sampling: dict[str, Any],
+    prompt: RenderedPrompt,
+    attempt: int = 0,
+    parse: Parser | None = None,
+) -> CallOutcome:
+    """Send one prompt and record it; raise ModelCallError when it cannot get a reply.
+
+    ``sampling`` holds temperature / top_p / max_tokens; any other key (index, slot, round)
+    only identifies the request for its seed. Discarded empty or length-cut samples are logged as
+    their own rows (they cost tokens), marked ``extra["discarded"]``.
+    """
+    spec = ctx.models.spec(alias)
+    secrets = ctx.models.secrets()
+    params = {name: sampling.get(name) for name in _SAMPLING_KEYS}
+    key = {k: v for k, v in sampling.items() if k not in _SAMPLING_KEYS}
+    messages = _to_messages(prompt.messages)
+    stored_messages = _scrub(prompt.messages, secrets)
+
+    async def record(**fields: Any) -> int:
+        row = CallRecord(
+            run_id=ctx.run_id,
+            question_id=question_id,
+            thread_id=ctx.thread_id(question_id),
+            node=node,
+            agent=agent,
+            alias=alias,
+            model=spec.model,
+            messages=stored_messages,
+            template_hash=prompt.template_hash,
+            sampling={**sampling, **params, "seed": seed},
+            attempt=attempt,
+            **fields,
+        )
+        row.extra = {"text_hash": prompt.text_hash, "resample": resample, **row.extra}
+        return await ctx.calls.arecord(row)
+
+    requests = 0
+    for resample in range(RESAMPLES + 1):
+        identity = {**key, "attempt": attempt, "resample": resample}
+        seed = derive_seed(question_id, node, agent, alias, identity)
+        chat = ctx.models.chat_model(alias, seed=seed, **params)
+        retries = 0
+        started = time.monotonic()
+        while True:
+            requests += 1
+            sent = time.monotonic()
+            try:
+                async with ctx.limit(alias):
+                    message = await chat.ainvoke(messages)
+                break
+            except Exception as exc:  # every failure is recorded, then typed
+                error = redact(f"{type(exc).__name__}: {exc}", secrets)
+                if _retryable(exc) and retries < spec.max_retries:
+                    await _sleep(backoff_delay(retries, exc))
+                    retries += 1
+                    continue
+                await record(
+                    error=error,
+                    retries=retries,
+                    latency_ms=(time.monotonic() - sent) * 1000,
+                    extra={"elapsed_ms": (time.monotonic() - started) * 1000},
+                )
+                raise ModelCallError(node, alias, spec.model, error, requests) from None
+        latency_ms = (time.monotonic() - sent) * 1000
+        reply = redact(_reply_text(message), secrets)
+        finish = _finish_reason(message)
+        usage = getattr(message, "usage_metadata", None) or {}
+        discarded = ""
+        if resample < RESAMPLES:
+            if not reply.strip():
+                discarded = "empty"
+            elif finish in _LENGTH_REASONS:
+                discarded = "length"
+        parsed = parse(reply) if parse is not None and not discarded else None
+        call_id = await record(
+            reply=reply,
+            parsed=_scrub(_parsed_dict(parsed), secrets),
+            retries=retries,
+            prompt_tokens=int(usage.get("input_tokens") or 0),
+            completion_tokens=int(usage.get("output_tokens") or 0),
+            latency_ms=latency_ms,
+            finish_reason=finish,
+            extra={
+                "elapsed_ms": (time.monotonic() - started) * 1000,
+                **({"discarded": discarded} if discarded else {}),
+            },
+        )
+        if not discarded:
+            return CallOutcome(call_id=call_id, reply=reply, parsed=parsed)
+    raise AssertionError("unreachable: the last sample is always accepted")
+
+
+async def call_until_parsed(
+    ctx: PipelineContext,
+    *,
+    question_id: str,
+    node: str,
+    agent: str,
+    alias: str,
+    sampling: dict[str, Any],
+    prompt: RenderedPrompt,
+    parse: Parser,
+    max_attempts: int,
+) -> CallOutcome:
+    """Re-ask (a new sample each time) until the reply parses; the last outcome otherwise.
+
+    A reply that never parses stays a ParseFailure: it is never turned into a made-up verdict.
+    """
+    outcome: CallOutcome | None = None
+    for attempt in range(max(1, max_attempts)):
+        outcome = await call_model(
+            ctx,
+            question_id=question_id,
+            node=node,
+            agent=agent,
+            alias=alias,
+            sampling=sampling,
+            prompt=prompt,
+            attempt=attempt,
+            parse=parse,
+        )
+        if not isinstance(outcome.parsed, ParseFailure):
+            return outcome
+    assert outcome is not None
+    return outcome

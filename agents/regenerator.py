@@ -1,0 +1,25 @@
+"""Regenerator node (difficult tier): a stronger model writes one new CoT from the best path.
+
+Same step as the refiner with the "regenerator" prompt and its own model; the router builds the
+kept record (slot 0, first Correct path or else the first path) before the first round.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from reasonmed.agents.refiner import rewrite
+from reasonmed.graph.context import PipelineContext
+from reasonmed.graph.state import KeptTask
+
+NODE = "regenerate"
+
+
+async def regenerate(task: KeptTask, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
+    """One regeneration round for a difficult question."""
+    ctx = runtime.context
+    return await rewrite(
+        task, ctx, agent="regenerator", node=NODE, settings=ctx.config.agents.regenerator
+    )
