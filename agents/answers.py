@@ -10,7 +10,8 @@ block or `## Final Response` header) is collected with a strength tier: 1 for "F
 likely diagnosis is ...", "C is the correct answer" and a last line that is only an option, 3 for
 "Option C is correct." The strongest tier wins and, within it, the last statement. Two different
 letters among the tier-1 statements, or within the paragraph of the winning tier-2/3 statement,
-or in one statement ("B or C"), are a conflict and give no letter. Counterfactual ("if it were
+or in one statement ("B or C"), are a conflict and give no letter; when a "Final answer:" line
+ends the reply, only other line-opening final answers can contradict it. Counterfactual ("if it were
 ..., the answer would be A"), conditional ("A if ...") and questioning ("the answer is A?")
 statements do not count, and "the answer is not A" has no object.
 """
@@ -273,6 +274,18 @@ def _bare_last_line(text: str, opts: _Options) -> list[_Statement]:
     return [_Statement(start, 2, "bare_letter", obj, line.strip())]
 
 
+def _opens_a_line(text: str, statement: _Statement) -> bool:
+    """Nothing but markdown stands between the start of its line and the statement."""
+    line_start = text.rfind("\n", 0, statement.pos) + 1
+    return not text[line_start : statement.pos].strip(" \t*#>_-")
+
+
+def _closes_the_text(text: str, statement: _Statement) -> bool:
+    """The statement opens the last non-empty line and nothing follows that line."""
+    line_end = text.find("\n", statement.pos)
+    return _opens_a_line(text, statement) and (line_end < 0 or not text[line_end:].strip())
+
+
 def _decide(text: str, statements: list[_Statement]) -> AnswerExtraction | None:
     """Pick the conclusion among the statements; None when there is none at all."""
     if not statements:
@@ -284,6 +297,11 @@ def _decide(text: str, statements: list[_Statement]) -> AnswerExtraction | None:
         breaks = [m.start() for m in re.finditer(r"\n[ \t]*\n", text)]
         paragraph = sum(1 for b in breaks if b < last.pos)
         strongest = [s for s in strongest if sum(1 for b in breaks if b < s.pos) == paragraph]
+    if tier == 1 and _closes_the_text(text, last):
+        # A "Final answer: X" line ending the reply is its declared conclusion; answers quoted
+        # mid-sentence (a refined CoT discussing an earlier draft's mistake) do not contradict
+        # it. Two line-opening final answers still do: the reply changed its mind.
+        strongest = [st for st in strongest if _opens_a_line(text, st)]
     letters = {statement.obj.letter for statement in strongest}
     if len(letters) > 1 or any(statement.obj.ambiguous for statement in strongest):
         return AnswerExtraction(letter=None, method="conflict", span=last.span)

@@ -18,8 +18,14 @@ NODE = "regenerate"
 
 
 async def regenerate(task: KeptTask, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
-    """One regeneration round for a difficult question."""
+    """One regeneration round for a difficult question.
+
+    On the first round the kept record exists only in the task (the router built it), so the
+    update carries the whole record; later rounds just overwrite the same fields again.
+    """
     ctx = runtime.context
-    return await rewrite(
+    update = await rewrite(
         task, ctx, agent="regenerator", node=NODE, settings=ctx.config.agents.regenerator
     )
+    update["kept"] = [{**task["kept"], **record} for record in update["kept"]]
+    return update

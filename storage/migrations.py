@@ -34,6 +34,7 @@ def _create(*tables: object) -> Callable[[Connection], None]:
 # (version, name, apply). Append only: never edit or reorder a released migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "checkpoint tables", _create(*schema.CHECKPOINT_TABLES)),
+    (2, "runs, questions, calls, examples", _create(*schema.BOOKKEEPING_TABLES)),
 ]
 
 

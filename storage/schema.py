@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     Column,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -86,3 +89,90 @@ checkpoint_writes = Table(
 )
 
 CHECKPOINT_TABLES = (checkpoints, checkpoint_blobs, checkpoint_writes)
+
+# Run bookkeeping (migration 2). Text that came from a model is stored with NUL characters
+# stripped (PostgreSQL's TEXT and JSONB reject them); prompts keep them, compressed in binary.
+
+runs = Table(
+    "rm_runs",
+    metadata,
+    Column("run_id", Text, primary_key=True),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("input_path", Text, nullable=False),
+    Column("config", Json, nullable=False),  # the resolved config; secrets only as env var names
+    Column("config_hash", Text, nullable=False),
+    Column("prompt_hashes", Json, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("history", Json, nullable=False),  # list of events: created, config changed...
+)
+
+questions = Table(
+    "rm_questions",
+    metadata,
+    Column("run_id", Text, primary_key=True),
+    Column("question_id", Text, primary_key=True),
+    Column("position", Integer, nullable=False),  # order in the input file
+    Column("thread_id", Text, nullable=False),
+    Column("question", Json, nullable=False),  # Question.model_dump()
+    Column("fingerprint", Text, nullable=False),
+    Column("status", Text, nullable=False),  # pending | running | done | rejected | failed
+    Column("tier", Text),
+    Column("errors", Integer),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("examples", Integer, nullable=False, server_default="0"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("updated_at", String(40), nullable=False),
+)
+Index("rm_questions_status_idx", questions.c.run_id, questions.c.status)
+Index("rm_questions_position_idx", questions.c.run_id, questions.c.position)
+
+llm_calls = Table(
+    "rm_llm_calls",
+    metadata,
+    # BIGSERIAL on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is an autoincrementing rowid.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("run_id", Text, nullable=False),
+    Column("question_id", Text, nullable=False),
+    Column("thread_id", Text, nullable=False),
+    Column("node", Text, nullable=False),
+    Column("agent", Text, nullable=False),
+    Column("alias", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("sampling", Json, nullable=False),
+    Column("template_hash", Text, nullable=False),
+    Column("messages_type", Text, nullable=False),  # codec tag, see codec.pack
+    Column("messages", Binary, nullable=False),  # JSON of the rendered messages, maybe zstd
+    Column("reply", Text),
+    Column("parsed", Json),
+    Column("error", Text),
+    Column("retries", Integer, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("finish_reason", Text),
+    Column("cache_hit", Boolean, nullable=False),
+    Column("extra", Json),
+    Column("created_at", String(40), nullable=False),
+)
+Index("rm_llm_calls_question_idx", llm_calls.c.run_id, llm_calls.c.question_id)
+Index("rm_llm_calls_agent_idx", llm_calls.c.run_id, llm_calls.c.agent)
+
+examples = Table(
+    "rm_examples",
+    metadata,
+    Column("run_id", Text, primary_key=True),
+    Column("question_id", Text, primary_key=True),
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("tier", Text, nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("cot", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("instruction", Text, nullable=False),
+    Column("input", Text, nullable=False),
+    Column("provenance", Json, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+BOOKKEEPING_TABLES = (runs, questions, llm_calls, examples)

@@ -278,3 +278,16 @@ def test_letter_and_text_that_disagree_give_no_answer(data: st.DataObject) -> No
     )
     result = extract_answer(f"Final answer: {letter}. {options[other]}", options)
     assert (result.letter, result.method) == (None, "conflict")
+
+
+def test_closing_final_answer_line_outweighs_quoted_mistakes() -> None:
+    """A refined CoT quotes the earlier draft's wrong answer; its closing line decides."""
+    options = {"A": "Repeat beta-hCG", "B": "Methotrexate", "C": "Dilation and curettage"}
+    text = (
+        "A reviewer noted that the final answer C (Dilation and curettage) is wrong and that "
+        "the answer is not A.\n\nWeighing every finding, methotrexate fits best.\n\n"
+        "Final answer: B. Methotrexate"
+    )
+    assert extract_answer(text, options).letter == "B"
+    flip_flop = "Final answer: C\n\nOn reflection, no.\n\nFinal answer: B"
+    assert extract_answer(flip_flop, options).letter is None

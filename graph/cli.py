@@ -1,0 +1,157 @@
+"""`reasonmed`: thin commands over the runner, the stores and the mock endpoint.
+
+Exit codes: 0 success; 1 the run ended with failed questions (run it again to retry them);
+2 bad input (question file, config, options, unknown run) found before any model call;
+3 the config differs from the run's stored one (see --accept-config-change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from reasonmed.graph.config import ConfigError
+from reasonmed.graph.runner import DEFAULT_DB, ConfigChangedError, RunRequest, run_pipeline
+from reasonmed.storage.questions import QuestionFileError, validate_question_file
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CONFIG_CHANGED = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reasonmed",
+        description="Verified medical chain-of-thought data with the ReasonMed multi-agent method.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run (or continue) the pipeline over a question file")
+    run.add_argument("questions", type=Path, help="JSONL (or JSON array) of questions")
+    run.add_argument("--config", type=Path, help="run config (YAML); optional when continuing")
+    run.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    run.add_argument("--run-id", help="run id (default: the question file's stem)")
+    run.add_argument("--concurrency", type=int, help="questions in flight")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. agents.verifier.model=other",
+    )
+    run.add_argument(
+        "--accept-config-change",
+        action="store_true",
+        help="continue unfinished questions with a changed config",
+    )
+
+    status = sub.add_parser("status", help="questions by state and tier, calls and tokens")
+    status.add_argument("--run-id", required=True)
+    status.add_argument("--db", default=DEFAULT_DB)
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    export = sub.add_parser("export", help="write the run's examples as training JSONL")
+    export.add_argument("--run-id", required=True)
+    export.add_argument(
+        "--variant", choices=["reasonmed", "cotmed", "responsemed"], default="reasonmed"
+    )
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--db", default=DEFAULT_DB)
+
+    sub.add_parser(
+        "mock-server",
+        help="the local deterministic OpenAI-compatible endpoint (see: reasonmed mock-server -h)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `reasonmed` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mock-server"]:  # its own options, parsed by the mock server itself
+        from reasonmed.mockserver.server import main as mock_main
+
+        return mock_main(argv[1:])
+    args = _parser().parse_args(argv)
+    console = Console(stderr=True)
+    handler = {"run": _cmd_run, "status": _cmd_status, "export": _cmd_export}[args.command]
+    try:
+        return handler(args, console)
+    except (QuestionFileError, ConfigError, FileNotFoundError, LookupError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
+        return EXIT_INPUT
+    except ConfigChangedError as exc:
+        console.print(f"error: {exc}", highlight=False, markup=False)
+        return EXIT_CONFIG_CHANGED
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from reasonmed.graph.progress import RunProgress, summary_table
+    from reasonmed.storage.db import Database
+    from reasonmed.storage.export import run_status
+
+    if not args.questions.exists():
+        raise FileNotFoundError(f"{args.questions}: no such question file")
+    total = validate_question_file(args.questions)
+    request = RunRequest(
+        questions=args.questions,
+        config_path=args.config,
+        db_url=args.db,
+        run_id=args.run_id,
+        concurrency=args.concurrency,
+        overrides=args.overrides,
+        accept_config_change=args.accept_config_change,
+    )
+    with RunProgress(total, console=console) as progress:
+        result = asyncio.run(run_pipeline(request, progress))
+    db = Database.from_url(args.db)
+    try:
+        console.print(summary_table(run_status(db, result.run_id)))
+    finally:
+        db.close()
+    if result.failed:
+        console.print(
+            f"{len(result.failed)} question(s) failed; run the same command again to retry them "
+            f"(reasonmed status --run-id {result.run_id} --db {args.db})",
+            markup=False,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_status(args: argparse.Namespace, console: Console) -> int:
+    from reasonmed.graph.progress import summary_table
+    from reasonmed.storage.db import Database
+    from reasonmed.storage.export import run_status
+
+    db = Database.from_url(args.db)
+    try:
+        status = run_status(db, args.run_id)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        Console().print(summary_table(status))
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from reasonmed.storage.db import Database
+    from reasonmed.storage.export import export_examples
+
+    db = Database.from_url(args.db)
+    try:
+        count = export_examples(db, args.run_id, args.variant, args.out)
+    finally:
+        db.close()
+    console.print(f"wrote {count} {args.variant} examples to {args.out}", markup=False)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The LLM call log: one row per model call, written on the hot path and read by status and trace.
+
+Agents record a call right after it returns, many at once, so `record` runs a prebuilt INSERT
+... RETURNING id on the database's group-commit fast path (see `Database.run_fast`). The rendered
+messages are the bulk of a row and repeat heavily, so they are stored as zstd-compressed JSON;
+model-written text goes in as text with NUL characters stripped (PostgreSQL rejects them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Insert, Select, bindparam, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from reasonmed.storage.call_record import CallRecord
+from reasonmed.storage.codec import pack, unpack
+from reasonmed.storage.db import Database, Plan, Step
+from reasonmed.storage.schema import llm_calls as L
+
+USAGE_KEYS = ("agent", "alias", "model", "node")
+USAGE_SUMS = ("calls", "prompt_tokens", "completion_tokens", "errors", "cache_hits", "latency_ms")
+_RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO text: sortable, and the same on both databases."""
+    return datetime.now(UTC).isoformat()
+
+
+def strip_nul(value: Any) -> Any:
+    """`value` with NUL characters removed from every string, keys included."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, Mapping):
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strip_nul(v) for v in value]
+    return value
+
+
+def json_text(value: Any) -> str | None:
+    """JSON for a JSON column on the fast path (which takes text), or None for SQL NULL."""
+    if value is None:
+        return None
+    return json.dumps(strip_nul(value), ensure_ascii=False, default=str)
+
+
+@dataclass(kw_only=True)
+class StoredCall(CallRecord):
+    """A call as read back from the log: the record plus its id and when it was stored."""
+
+    id: int
+    created_at: str
+
+
+@cache
+def _insert(dialect: str) -> Insert:
+    """INSERT ... RETURNING id, built once per dialect so its SQL is compiled once."""
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = [c.name for c in L.columns if c.name != "id"]
+    return ins(L).values({name: bindparam(name) for name in columns}).returning(L.c.id)
+
+
+def _row(rec: CallRecord) -> dict[str, Any]:
+    messages_type, messages = pack("json", json.dumps(rec.messages).encode("utf-8"))
+    return {
+        "run_id": rec.run_id,
+        "question_id": rec.question_id,
+        "thread_id": rec.thread_id,
+        "node": rec.node,
+        "agent": rec.agent,
+        "alias": rec.alias,
+        "model": rec.model,
+        "attempt": rec.attempt,
+        "sampling": json_text(rec.sampling or {}),
+        "template_hash": rec.template_hash,
+        "messages_type": messages_type,
+        "messages": messages,
+        "reply": strip_nul(rec.reply),
+        "parsed": json_text(rec.parsed),
+        "error": strip_nul(rec.error),
+        "retries": rec.retries,
+        "prompt_tokens": rec.prompt_tokens,
+        "completion_tokens": rec.completion_tokens,
+        "latency_ms": float(rec.latency_ms),
+        "finish_reason": rec.finish_reason,
+        "cache_hit": bool(rec.cache_hit),
+        "extra": json_text(rec.extra or None),
+        "created_at": now_iso(),
+    }
+
+
+def _stored(row: Any) -> StoredCall:
+    values = dict(row._mapping)
+    _, raw = unpack(values.pop("messages_type"), values["messages"])
+    values["messages"] = json.loads(raw)
+    values["sampling"] = values["sampling"] or {}
+    values["extra"] = values["extra"] or {}
+    values["cache_hit"] = bool(values["cache_hit"])
+    return StoredCall(**{k: values[k] for k in (*_RECORD_FIELDS, "id", "created_at")})
+
+
+def rollup(rows: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Sum `usage` rows over the groups named by `keys` (e.g. ("agent",) or ("alias", "model"))."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        group = groups.setdefault(
+            key, {**dict(zip(keys, key, strict=True)), **dict.fromkeys(USAGE_SUMS, 0)}
+        )
+        for name in USAGE_SUMS:
+            group[name] += row[name]
+    return [groups[k] for k in sorted(groups, key=lambda k: tuple(str(v) for v in k))]
+
+
+class CallLog:
+    """Stores and reads `CallRecord`s of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._insert = _insert(db.dialect)
+
+    def _record_plan(self, rec: CallRecord) -> Callable[[], Plan]:
+        row = _row(rec)  # encoded now, in the caller's thread
+
+        def plan() -> Plan:
+            found = yield Step(self._insert, row, fetch=True)
+            return int(found[0][0])  # type: ignore[index]
+
+        return plan
+
+    def record(self, rec: CallRecord) -> int:
+        """Store one call; return its id (ids increase in the order calls are stored)."""
+        return self.db.run_fast(self._record_plan(rec))
+
+    async def arecord(self, rec: CallRecord) -> int:
+        """`record` without blocking the event loop."""
+        return await self.db.arun_fast(self._record_plan(rec))
+
+    def for_question(self, run_id: str, question_id: str) -> list[StoredCall]:
+        """Every call made for one question of a run, in the order they were stored."""
+        stmt = (
+            select(L).where(L.c.run_id == run_id, L.c.question_id == question_id).order_by(L.c.id)
+        )
+        return [_stored(row) for row in self.db.run(_fetch(stmt), write=False)]
+
+    def get(self, call_id: int) -> StoredCall | None:
+        """One call by id (the ids graph state keeps), for traces."""
+        rows = self.db.run(_fetch(select(L).where(L.c.id == call_id)), write=False)
+        return _stored(rows[0]) if rows else None
+
+    def usage(self, run_id: str) -> list[dict[str, Any]]:
+        """Calls, tokens, errors, cache hits and latency per (agent, alias, model, node).
+
+        The finest grouping, so one query serves every report; `rollup` sums it by agent,
+        by model or by node.
+        """
+        rows = self.db.run(_fetch(_usage_query(run_id)), write=False)
+        return [
+            {
+                **{k: getattr(r, k) for k in USAGE_KEYS},
+                **{
+                    k: (float(getattr(r, k) or 0) if k == "latency_ms" else int(getattr(r, k) or 0))
+                    for k in USAGE_SUMS
+                },
+            }
+            for r in rows
+        ]
+
+
+def _usage_query(run_id: str) -> Select:
+    return (
+        select(
+            *(L.c[k] for k in USAGE_KEYS),
+            func.count().label("calls"),
+            func.sum(L.c.prompt_tokens).label("prompt_tokens"),
+            func.sum(L.c.completion_tokens).label("completion_tokens"),
+            func.sum(case((L.c.error.is_not(None), 1), else_=0)).label("errors"),
+            func.sum(case((L.c.cache_hit, 1), else_=0)).label("cache_hits"),
+            func.sum(L.c.latency_ms).label("latency_ms"),
+        )
+        .where(L.c.run_id == run_id)
+        .group_by(*(L.c[k] for k in USAGE_KEYS))
+        .order_by(*(L.c[k] for k in USAGE_KEYS))
+    )
+
+
+def _fetch(stmt: Any) -> Plan:
+    """A one-statement read plan."""
+    rows = yield Step(stmt, fetch=True)
+    return rows or []

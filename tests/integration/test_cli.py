@@ -1,0 +1,118 @@
+"""The CLI as users run it: real subprocesses, real SQLite files, the mock endpoint over HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from reasonmed.mockserver.process import MockServerProcess
+from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides
+
+
+def reasonmed(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reasonmed.graph.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def mock() -> Iterator[MockServerProcess]:
+    with MockServerProcess(answer_key=QUESTIONS) as server:
+        yield server
+
+
+def _sets(mock: MockServerProcess) -> list[str]:
+    return [arg for o in mock_overrides(mock.base_url) for arg in ("--set", o)]
+
+
+def test_bad_question_file_lists_every_problem_before_any_call(tmp_path, mock) -> None:
+    before = mock.stats()["requests"]
+    done = reasonmed(
+        "run",
+        str(ROOT / "examples" / "bad_questions.jsonl"),
+        "--config",
+        str(MOCK_CONFIG),
+        "--db",
+        f"sqlite:///{tmp_path / 'r.db'}",
+        *_sets(mock),
+    )
+    assert done.returncode == 2, done.stderr
+    assert "bad_questions.jsonl" in done.stderr
+    assert done.stderr.count("line ") >= 5  # one line per problem, all at once
+    assert mock.stats()["requests"] == before
+
+
+def test_bad_config_names_the_dotted_path(tmp_path, mock) -> None:
+    config = tmp_path / "bad.yaml"
+    text = MOCK_CONFIG.read_text().replace("  verifier:\n", "  verifier:\n    temprature: 1.0\n")
+    config.write_text(text)
+    done = reasonmed(
+        "run",
+        str(QUESTIONS),
+        "--config",
+        str(config),
+        "--db",
+        f"sqlite:///{tmp_path / 'r.db'}",
+        *_sets(mock),
+    )
+    assert done.returncode == 2, done.stderr
+    assert "agents.verifier.temprature" in done.stderr
+
+
+def test_run_status_export_and_config_change(tmp_path, mock) -> None:
+    small = tmp_path / "six.jsonl"
+    small.write_text("".join(QUESTIONS.read_text().splitlines(keepends=True)[:6]))
+    db = f"sqlite:///{tmp_path / 'run.db'}"
+    done = reasonmed("run", str(small), "--config", str(MOCK_CONFIG), "--db", db, *_sets(mock))
+    assert done.returncode == 0, done.stderr
+
+    status = reasonmed("status", "--run-id", "six", "--db", db, "--json")
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["questions"]["done"] + data["questions"]["rejected"] == 6
+    assert data["examples"] > 0
+
+    outputs = {}
+    for variant in ("reasonmed", "cotmed", "responsemed"):
+        out = tmp_path / f"{variant}.jsonl"
+        exported = reasonmed(
+            "export", "--run-id", "six", "--variant", variant, "--out", str(out), "--db", db
+        )
+        assert exported.returncode == 0, exported.stderr
+        outputs[variant] = [json.loads(line) for line in out.read_text().splitlines()]
+        assert len(outputs[variant]) == data["examples"]
+    for full, cot, summary in zip(*outputs.values(), strict=True):
+        assert {"id", "tier", "instruction", "input", "output", "provenance"} <= set(full)
+        assert full["output"] == cot["output"] + "\n\n" + summary["output"]
+
+    before = mock.stats()["requests"]
+    changed = reasonmed(
+        "run",
+        str(small),
+        "--config",
+        str(MOCK_CONFIG),
+        "--db",
+        db,
+        *_sets(mock),
+        "--set",
+        "agents.summarizer.model=qwen72b",
+    )
+    assert changed.returncode == 3
+    assert "agents.summarizer.model" in changed.stderr
+    again = reasonmed("run", str(small), "--config", str(MOCK_CONFIG), "--db", db, *_sets(mock))
+    assert again.returncode == 0, again.stderr
+    assert mock.stats()["requests"] == before  # nothing recomputed, nothing called
+
+
+def test_unknown_run_is_a_clear_error(tmp_path) -> None:
+    done = reasonmed("status", "--run-id", "nope", "--db", f"sqlite:///{tmp_path / 'x.db'}")
+    assert done.returncode == 2
+    assert "nope" in done.stderr

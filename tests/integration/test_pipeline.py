@@ -1,0 +1,75 @@
+"""The whole pipeline over real HTTP against the mock endpoint, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reasonmed.graph.runner import RunRequest, run_pipeline
+from reasonmed.mockserver.process import MockServerProcess
+from reasonmed.storage.calls import CallLog
+from reasonmed.storage.db import Database
+from reasonmed.storage.export import export_examples, run_status
+from reasonmed.storage.questions import load_questions
+from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, mock_overrides
+
+
+@pytest.fixture(scope="module")
+def mock() -> Iterator[MockServerProcess]:
+    with MockServerProcess(answer_key=QUESTIONS) as server:
+        yield server
+
+
+async def test_sample_questions_end_to_end(db_url: str, mock: MockServerProcess, tmp_path: Path):
+    request = RunRequest(
+        questions=QUESTIONS,
+        config_path=MOCK_CONFIG,
+        db_url=db_url,
+        run_id="e2e",
+        overrides=mock_overrides(mock.base_url),
+        concurrency=8,
+    )
+    before = mock.stats()["requests"]
+    result = await run_pipeline(request)
+    used = mock.stats()["requests"] - before
+    assert result.complete, result.failed
+    questions = load_questions(QUESTIONS)
+
+    db = Database.from_url(db_url)
+    try:
+        status = run_status(db, "e2e")
+        by_status = status["questions"]
+        assert by_status["done"] + by_status["rejected"] == len(questions)
+        assert by_status["rejected"] >= 1  # the difficult-reject scenario
+        assert all(status["tiers"][tier] > 0 for tier in ("easy", "medium", "difficult"))
+
+        out = tmp_path / "train.jsonl"
+        count = export_examples(db, "e2e", "reasonmed", out)
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert len(rows) == count == status["examples"]
+        per_question = Counter(row["id"] for row in rows)
+        tiers = {row["id"]: row["tier"] for row in rows}
+        for qid, n in per_question.items():
+            assert n == (1 if tiers[qid] == "difficult" else 2), (qid, tiers[qid], n)
+        origins = Counter(row["provenance"]["origin"] for row in rows)
+        assert origins["generated"] and origins["refined"] and origins["regenerated"]
+        notes = " ".join(str(row["provenance"].get("note") or "") for row in rows)
+        assert "original kept" in notes  # a refinement that failed re-verification
+        for row in rows:
+            cot, summary = row["output"].rsplit("\n\n", 1)  # reasonmed: CoT, blank line, summary
+            assert cot.strip() and summary.strip()
+            assert row["instruction"].count("\n") >= 2 and "A. " in row["instruction"]
+
+        logged = sum(row["calls"] for row in CallLog(db).usage("e2e"))
+        assert logged == used  # every request the endpoint served is in the call log
+    finally:
+        db.close()
+
+    # Running the same command again finds every question finished: no model call at all.
+    again = mock.stats()["requests"]
+    rerun = await run_pipeline(request)
+    assert rerun.complete and mock.stats()["requests"] == again
