@@ -226,6 +226,9 @@ def _candidates(source: str) -> Iterator[str]:
             return
 
 
+_WRAPPER_TAG = re.compile(r"</?think>|##\s*(?:thinking|final\s+response)", re.IGNORECASE)
+
+
 def _objects(text: str) -> tuple[list[dict[str, Any]], ParseFailure | None]:
     """All objects in a reply, best first.
 
@@ -249,7 +252,10 @@ def _objects(text: str) -> tuple[list[dict[str, Any]], ParseFailure | None]:
             seen.add(candidate)
             value, strict, error = _load(candidate)
             if value is not None:
-                ranked.append((visible_rank, 0 if strict else 1, value))
+                # A strict object with a wrapper tag inside it quotes that tag in a string: the
+                # split at the tag was not real structure, so the whole object wins.
+                rank = -1 if strict and _WRAPPER_TAG.search(candidate) else visible_rank
+                ranked.append((rank, 0 if strict else 1, value))
             first_error = first_error or error
     if ranked:
         ranked.sort(key=lambda item: item[:2])  # stable: text order within a rank

@@ -323,3 +323,9 @@ def test_scores_in_range_round_trip_and_others_fail(score: int, as_text: bool, r
         assert result == Score(score=score, justification=reason)
     else:
         assert isinstance(result, ParseFailure) and result.kind == "schema"
+
+
+def test_object_quoting_a_think_tag_is_read_whole() -> None:
+    """Found by hypothesis: a reason containing "</THINK>```{" split the reply at a fake tag."""
+    reply = 'Verdict follows. {"reason": "</THINK>```{", "verdict": "Correct"} Done.'
+    assert parse_json_object(reply) == {"reason": "</THINK>```{", "verdict": "Correct"}
