@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -20,6 +23,8 @@ from reasonmed.graph.runner import DEFAULT_DB, ConfigChangedError, RunRequest, r
 from reasonmed.storage.questions import QuestionFileError, validate_question_file
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CONFIG_CHANGED = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+GRACE_S = 30.0  # after a first Ctrl-C, how long questions in flight get to finish
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--db", default=DEFAULT_DB)
     status.add_argument("--json", action="store_true", help="print JSON")
 
+    runs = sub.add_parser("runs", help="list the runs in a database")
+    runs.add_argument("--db", default=DEFAULT_DB)
+    runs.add_argument("--json", action="store_true", help="print JSON")
+
     export = sub.add_parser("export", help="write the run's examples as training JSONL")
     export.add_argument("--run-id", required=True)
     export.add_argument(
@@ -78,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return mock_main(argv[1:])
     args = _parser().parse_args(argv)
     console = Console(stderr=True)
-    handler = {"run": _cmd_run, "status": _cmd_status, "export": _cmd_export}[args.command]
+    handler = {"run": _cmd_run, "status": _cmd_status, "export": _cmd_export, "runs": _cmd_runs}[
+        args.command
+    ]
     try:
         return handler(args, console)
     except (QuestionFileError, ConfigError, FileNotFoundError, LookupError, ValueError) as exc:
@@ -107,7 +118,16 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         accept_config_change=args.accept_config_change,
     )
     with RunProgress(total, console=console) as progress:
-        result = asyncio.run(run_pipeline(request, progress))
+        result, interrupted = asyncio.run(_run_interruptibly(request, progress, console))
+    if interrupted and not (result is not None and result.complete):
+        console.print(
+            f"interrupted; everything checkpointed is kept. Continue with:\n  "
+            f"{_continue_command(args)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_INTERRUPTED
     db = Database.from_url(args.db)
     try:
         console.print(summary_table(run_status(db, result.run_id)))
@@ -121,6 +141,56 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+async def _run_interruptibly(
+    request: RunRequest, progress: Any, console: Console
+) -> tuple[Any, bool]:
+    """Run; Ctrl-C once stops starting questions (those in flight get GRACE_S), twice exits now."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_pipeline(request, progress, stop))
+    loop = asyncio.get_running_loop()
+
+    def on_sigint() -> None:
+        if stop.is_set():
+            task.cancel()
+            return
+        stop.set()
+        console.print(
+            f"stopping: no new questions; those in flight get {GRACE_S:.0f} s "
+            "(Ctrl-C again to stop now)",
+            markup=False,
+        )
+        loop.call_later(GRACE_S, task.cancel)
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        result = await task
+    except asyncio.CancelledError:
+        return None, True
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+    return result, stop.is_set()
+
+
+def _continue_command(args: argparse.Namespace) -> str:
+    """The exact `reasonmed run` command that continues this run."""
+    parts = [
+        "reasonmed",
+        "run",
+        str(args.questions),
+        "--db",
+        args.db,
+        "--run-id",
+        args.run_id or args.questions.stem,
+    ]
+    if args.config:
+        parts += ["--config", str(args.config)]
+    for override in args.overrides:
+        parts += ["--set", override]
+    if args.concurrency:
+        parts += ["--concurrency", str(args.concurrency)]
+    return shlex.join(parts)
 
 
 def _cmd_status(args: argparse.Namespace, console: Console) -> int:
@@ -137,6 +207,55 @@ def _cmd_status(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(status, indent=2, sort_keys=True))
     else:
         Console().print(summary_table(status))
+    return EXIT_OK
+
+
+def _cmd_runs(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from reasonmed.storage.db import Database
+    from reasonmed.storage.runs import RunStore
+
+    db = Database.from_url(args.db)
+    try:
+        runs = RunStore(db).list_runs()
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(runs, indent=2, sort_keys=True))
+        return EXIT_OK
+    table = Table(title=f"runs in {args.db}")
+    for column in (
+        "run",
+        "questions",
+        "done",
+        "rejected",
+        "failed",
+        "unfinished",
+        "examples",
+        "calls",
+        "config",
+        "created",
+        "updated",
+    ):
+        table.add_column(column)
+    for run in runs:
+        q = run["questions"]
+        unfinished = q.get("pending", 0) + q.get("running", 0)
+        table.add_row(
+            run["run_id"],
+            str(sum(q.values())),
+            str(q.get("done", 0)),
+            str(q.get("rejected", 0)),
+            str(q.get("failed", 0)),
+            str(unfinished),
+            str(run["examples"]),
+            str(run["calls"]),
+            run["config_hash"][:12],
+            run["created_at"][:19],
+            run["updated_at"][:19],
+        )
+    Console().print(table)
     return EXIT_OK
 
 

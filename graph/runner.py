@@ -77,7 +77,8 @@ class RunResult:
     @property
     def complete(self) -> bool:
         """Every question reached a final state (done or rejected)."""
-        return not self.failed and self.counts.get("pending", 0) == 0
+        unfinished = sum(n for state, n in self.counts.items() if state not in ("done", "rejected"))
+        return not self.failed and unfinished == 0
 
 
 ProgressHook = Callable[[str, QuestionRow, dict[str, Any]], None]
@@ -112,8 +113,16 @@ def _resolve_config(request: RunRequest, store: RunStore, run_id: str) -> RunCon
     return config
 
 
-async def run_pipeline(request: RunRequest, progress: ProgressHook | None = None) -> RunResult:
-    """Validate everything, then run every unfinished question of the run."""
+async def run_pipeline(
+    request: RunRequest,
+    progress: ProgressHook | None = None,
+    stop: asyncio.Event | None = None,
+) -> RunResult:
+    """Validate everything, then run every unfinished question of the run.
+
+    Setting `stop` ends the run early: no new question starts, the ones in flight finish.
+    Cancelling the task abandons those too; everything already checkpointed stays.
+    """
     validate_question_file(request.questions)  # every bad line listed, before any call
     run_id = request.resolved_run_id
     db = Database.from_url(request.db_url)
@@ -126,7 +135,7 @@ async def run_pipeline(request: RunRequest, progress: ProgressHook | None = None
         ctx = PipelineContext(run_id=run_id, config=config, models=models, calls=CallLog(db))
         graph = build_graph(saver)
         concurrency = request.concurrency or config.pipeline.concurrency
-        failed = await _run_all(graph, ctx, store, saver, concurrency, progress)
+        failed = await _run_all(graph, ctx, store, saver, concurrency, progress, stop)
         await models.aclose()
         return RunResult(run_id, store.counts(run_id)["by_status"], failed, request.db_url)
     finally:
@@ -140,19 +149,26 @@ async def _run_all(
     saver: SQLAlchemySaver,
     concurrency: int,
     progress: ProgressHook | None,
+    stop: asyncio.Event | None = None,
 ) -> list[tuple[str, str]]:
     """`concurrency` workers pull questions as they free up; the input is streamed."""
     failed: list[tuple[str, str]] = []
     queue: asyncio.Queue[QuestionRow | None] = asyncio.Queue(maxsize=concurrency)
     workers = [
-        asyncio.create_task(_worker(queue, graph, ctx, store, saver, failed, progress))
+        asyncio.create_task(_worker(queue, graph, ctx, store, saver, failed, progress, stop))
         for _ in range(concurrency)
     ]
-    for row in store.unfinished(ctx.run_id):
-        await queue.put(row)
-    for _ in workers:
-        await queue.put(None)
-    await asyncio.gather(*workers)
+    try:
+        for row in store.unfinished(ctx.run_id):
+            if stop is not None and stop.is_set():
+                break
+            await queue.put(row)
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+    finally:
+        for worker in workers:
+            worker.cancel()
     return failed
 
 
@@ -164,8 +180,11 @@ async def _worker(
     saver: SQLAlchemySaver,
     failed: list[tuple[str, str]],
     progress: ProgressHook | None,
+    stop: asyncio.Event | None,
 ) -> None:
     while (row := await queue.get()) is not None:
+        if stop is not None and stop.is_set():
+            continue  # stopping: questions still queued are not started
         try:
             result = await run_question(graph, ctx, store, saver, row)
         except Exception as exc:  # recorded on the question, the run goes on

@@ -1,10 +1,11 @@
-"""Engine setup: one database URL in, a sync and an async SQLAlchemy engine out.
+"""Engine setup: one database URL in, a configured SQLAlchemy engine out.
 
-Users give one URL (`sqlite:///run.db` or `postgresql+psycopg://...`); the async twin is derived
-here so the rest of the code never spells a driver name. SQLite gets the settings that make many
-concurrent questions safe in one process: WAL, a busy timeout, `synchronous=NORMAL`, and explicit
-`BEGIN IMMEDIATE` for writers (a deferred transaction that later upgrades to a write lock fails
-with "database is locked" instead of waiting).
+Users give one URL (`sqlite:///run.db` or `postgresql+psycopg://...`); the driver is chosen here
+so the rest of the code never spells one. Async callers run their work on worker threads over
+this engine (see `storage.db` for why that beat the asyncio drivers). SQLite gets the settings
+that make many concurrent questions safe in one process: WAL, a busy timeout,
+`synchronous=NORMAL`, and explicit `BEGIN IMMEDIATE` for writers (a deferred transaction that
+later upgrades to a write lock fails with "database is locked" instead of waiting).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
@@ -27,39 +27,27 @@ class DatabaseURLError(ValueError):
 
 @dataclass(frozen=True)
 class Engines:
-    """The sync and async engines of one database, plus what kind of database it is."""
+    """The engine of one database, plus what kind of database it is."""
 
     sync: Engine
-    async_: AsyncEngine
     dialect: str  # "sqlite" or "postgresql"
     url: str  # the URL with any password masked, safe to print
 
     def dispose(self) -> None:
-        """Close the sync pool (the async pool is closed by `adispose`)."""
-        self.sync.dispose()
-
-    async def adispose(self) -> None:
-        """Close both pools."""
-        await self.async_.dispose()
+        """Close the connection pool."""
         self.sync.dispose()
 
 
-def _sync_and_async_urls(url: str) -> tuple[URL, URL, str]:
+def _driver_url(url: str) -> tuple[URL, str]:
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
         raise DatabaseURLError(f"not a database URL: {url!r} ({exc})") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return (
-            parsed.set(drivername="sqlite+pysqlite"),
-            parsed.set(drivername="sqlite+aiosqlite"),
-            "sqlite",
-        )
+        return parsed.set(drivername="sqlite+pysqlite"), "sqlite"
     if backend == "postgresql":
-        # psycopg 3 serves both the sync and the asyncio dialect under one driver name.
-        pg = parsed.set(drivername="postgresql+psycopg")
-        return pg, pg, "postgresql"
+        return parsed.set(drivername="postgresql+psycopg"), "postgresql"
     raise DatabaseURLError(
         f"unsupported database {backend!r} in {parsed.render_as_string(hide_password=True)}: "
         "use sqlite:///path.db or postgresql+psycopg://user@host/db"
@@ -89,21 +77,16 @@ def _install_sqlite_events(engine: Engine) -> None:
 
 
 def create_engines(url: str, *, pool_size: int = 10, echo: bool = False) -> Engines:
-    """Build the engine pair for `url`; nothing connects until first use."""
-    sync_url, async_url, dialect = _sync_and_async_urls(url)
+    """Build the engine for `url`; nothing connects until first use."""
+    sync_url, dialect = _driver_url(url)
     safe = sync_url.render_as_string(hide_password=True)
     if dialect == "sqlite":
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
-        memory = _is_memory(sync_url)
-        extra = {"poolclass": StaticPool} if memory else {"pool_size": pool_size}
+        extra = {"poolclass": StaticPool} if _is_memory(sync_url) else {"pool_size": pool_size}
         sync = create_engine(sync_url, connect_args=connect_args, echo=echo, **extra)
-        aeng = create_async_engine(
-            async_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, echo=echo, **extra
-        )
         _install_sqlite_events(sync)
-        _install_sqlite_events(aeng.sync_engine)
     else:
-        common = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": False}
-        sync = create_engine(sync_url, echo=echo, **common)
-        aeng = create_async_engine(async_url, echo=echo, **common)
-    return Engines(sync=sync, async_=aeng, dialect=dialect, url=safe)
+        sync = create_engine(
+            sync_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+        )
+    return Engines(sync=sync, dialect=dialect, url=safe)

@@ -93,6 +93,12 @@ def test_run_status_export_and_config_change(tmp_path, mock) -> None:
         assert {"id", "tier", "instruction", "input", "output", "provenance"} <= set(full)
         assert full["output"] == cot["output"] + "\n\n" + summary["output"]
 
+    runs = reasonmed("runs", "--db", db, "--json")
+    assert runs.returncode == 0, runs.stderr
+    (listed,) = json.loads(runs.stdout)
+    assert listed["run_id"] == "six" and sum(listed["questions"].values()) == 6
+    assert listed["examples"] == data["examples"] and listed["calls"] > 0
+
     before = mock.stats()["requests"]
     changed = reasonmed(
         "run",
