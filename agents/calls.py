@@ -172,6 +172,19 @@ def _parsed_dict(parsed: BaseModel | ParseFailure | None) -> dict[str, Any] | No
     return parsed.model_dump()
 
 
+def _request_key(
+    model: str, base_url: str | None, messages: Any, params: dict[str, Any], seed: int
+) -> str:
+    """What identifies a request for the cache: endpoint model, messages, sampling, seed."""
+    body = {"model": model, "base_url": base_url, "messages": messages, "seed": seed, **params}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def cached_id(call: Any) -> int | None:
+    """The id of a cached call record, when the recorder gives one."""
+    return getattr(call, "id", None)
+
+
 async def call_model(
     ctx: PipelineContext,
     *,
@@ -219,33 +232,41 @@ async def call_model(
     for resample in range(RESAMPLES + 1):
         identity = {**key, "attempt": attempt, "resample": resample}
         seed = derive_seed(question_id, node, agent, alias, identity)
-        chat = ctx.models.chat_model(alias, seed=seed, **params)
-        retries = 0
+        request_key = _request_key(spec.model, spec.base_url, prompt.messages, params, seed)
+        cached = await ctx.calls.acached(request_key) if ctx.use_cache else None
         started = time.monotonic()
-        while True:
-            requests += 1
-            sent = time.monotonic()
-            try:
-                async with ctx.limit(alias):
-                    message = await chat.ainvoke(messages)
-                break
-            except Exception as exc:  # every failure is recorded, then typed
-                error = redact(f"{type(exc).__name__}: {exc}", secrets)
-                if _retryable(exc) and retries < spec.max_retries:
-                    await _sleep(backoff_delay(retries, exc))
-                    retries += 1
-                    continue
-                await record(
-                    error=error,
-                    retries=retries,
-                    latency_ms=(time.monotonic() - sent) * 1000,
-                    extra={"elapsed_ms": (time.monotonic() - started) * 1000},
-                )
-                raise ModelCallError(node, alias, spec.model, error, requests) from None
-        latency_ms = (time.monotonic() - sent) * 1000
-        reply = redact(_reply_text(message), secrets)
-        finish = _finish_reason(message)
-        usage = getattr(message, "usage_metadata", None) or {}
+        if cached is not None:  # the same request was answered before: never pay twice
+            reply, finish, usage = cached.reply or "", cached.finish_reason, {}
+            retries, latency_ms, hit = 0, 0.0, {"cached_from": cached_id(cached)}
+        else:
+            chat = ctx.models.chat_model(alias, seed=seed, **params)
+            retries = 0
+            while True:
+                requests += 1
+                sent = time.monotonic()
+                try:
+                    async with ctx.limit(alias):
+                        message = await chat.ainvoke(messages)
+                    break
+                except Exception as exc:  # every failure is recorded, then typed
+                    error = redact(f"{type(exc).__name__}: {exc}", secrets)
+                    if _retryable(exc) and retries < spec.max_retries:
+                        await _sleep(backoff_delay(retries, exc))
+                        retries += 1
+                        continue
+                    await record(
+                        error=error,
+                        retries=retries,
+                        latency_ms=(time.monotonic() - sent) * 1000,
+                        request_key=request_key,
+                        extra={"elapsed_ms": (time.monotonic() - started) * 1000},
+                    )
+                    raise ModelCallError(node, alias, spec.model, error, requests) from None
+            latency_ms = (time.monotonic() - sent) * 1000
+            reply = redact(_reply_text(message), secrets)
+            finish = _finish_reason(message)
+            usage = getattr(message, "usage_metadata", None) or {}
+            hit = {}
         discarded = ""
         if resample < RESAMPLES:
             if not reply.strip():
@@ -261,8 +282,11 @@ async def call_model(
             completion_tokens=int(usage.get("output_tokens") or 0),
             latency_ms=latency_ms,
             finish_reason=finish,
+            cache_hit=cached is not None,
+            request_key=request_key,
             extra={
                 "elapsed_ms": (time.monotonic() - started) * 1000,
+                **hit,
                 **({"discarded": discarded} if discarded else {}),
             },
         )

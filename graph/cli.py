@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         help="override a config key, e.g. agents.verifier.model=other",
     )
     run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="call the models even for requests already answered in this database",
+    )
+    run.add_argument(
         "--accept-config-change",
         action="store_true",
         help="continue unfinished questions with a changed config",
@@ -58,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--run-id", required=True)
     status.add_argument("--db", default=DEFAULT_DB)
     status.add_argument("--json", action="store_true", help="print JSON")
+
+    trace = sub.add_parser("trace", help="one question's journey through the agents")
+    trace.add_argument("--run-id", required=True)
+    trace.add_argument("--question", required=True, help="the question's id")
+    trace.add_argument("--db", default=DEFAULT_DB)
+    trace.add_argument("--json", action="store_true", help="print the trace as one JSON document")
+    trace.add_argument("--full", action="store_true", help="prompts and replies unabridged")
 
     runs = sub.add_parser("runs", help="list the runs in a database")
     runs.add_argument("--db", default=DEFAULT_DB)
@@ -87,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return mock_main(argv[1:])
     args = _parser().parse_args(argv)
     console = Console(stderr=True)
-    handler = {"run": _cmd_run, "status": _cmd_status, "export": _cmd_export, "runs": _cmd_runs}[
-        args.command
-    ]
+    handler = COMMANDS[args.command]
     try:
         return handler(args, console)
     except (QuestionFileError, ConfigError, FileNotFoundError, LookupError, ValueError) as exc:
@@ -116,6 +126,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         concurrency=args.concurrency,
         overrides=args.overrides,
         accept_config_change=args.accept_config_change,
+        use_cache=not args.no_cache,
     )
     with RunProgress(total, console=console) as progress:
         result, interrupted = asyncio.run(_run_interruptibly(request, progress, console))
@@ -210,6 +221,23 @@ def _cmd_status(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_trace(args: argparse.Namespace, console: Console) -> int:
+    from reasonmed.graph.trace import build_trace
+    from reasonmed.graph.trace_view import render_trace
+    from reasonmed.storage.db import Database
+
+    db = Database.from_url(args.db)
+    try:
+        trace = build_trace(db, args.run_id, args.question)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(trace, indent=2, default=str))
+    else:
+        Console().print(render_trace(trace, full=args.full))
+    return EXIT_OK
+
+
 def _cmd_runs(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
@@ -271,6 +299,14 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     console.print(f"wrote {count} {args.variant} examples to {args.out}", markup=False)
     return EXIT_OK
 
+
+COMMANDS = {
+    "run": _cmd_run,
+    "status": _cmd_status,
+    "export": _cmd_export,
+    "runs": _cmd_runs,
+    "trace": _cmd_trace,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,9 +16,11 @@ from reasonmed.storage.call_record import CallRecord
 
 
 class CallRecorder(Protocol):
-    """Stores call records; returns the stored call's id."""
+    """Stores call records, and finds an earlier call that sent the same request."""
 
     async def arecord(self, record: CallRecord) -> int: ...
+
+    async def acached(self, request_key: str) -> CallRecord | None: ...
 
 
 @dataclass
@@ -29,6 +31,9 @@ class PipelineContext:
     config: RunConfig
     models: ModelRegistry
     calls: CallRecorder
+    # Serve a request identical to an earlier one (same model, messages, sampling, seed) from
+    # the call log instead of the model; `reasonmed run --no-cache` turns it off.
+    use_cache: bool = True
     # One cap on requests in flight per model alias (the config's max_concurrency).
     limits: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 

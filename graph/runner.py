@@ -58,6 +58,7 @@ class RunRequest:
     concurrency: int | None = None
     overrides: list[str] = field(default_factory=list)
     accept_config_change: bool = False
+    use_cache: bool = True
 
     @property
     def resolved_run_id(self) -> str:
@@ -132,7 +133,13 @@ async def run_pipeline(
         models = ModelRegistry(config)  # a missing API key fails here, before any call
         store.register_questions(run_id, iter_questions(request.questions))
         saver = SQLAlchemySaver(db)
-        ctx = PipelineContext(run_id=run_id, config=config, models=models, calls=CallLog(db))
+        ctx = PipelineContext(
+            run_id=run_id,
+            config=config,
+            models=models,
+            calls=CallLog(db),
+            use_cache=request.use_cache,
+        )
         graph = build_graph(saver)
         concurrency = request.concurrency or config.pipeline.concurrency
         failed = await _run_all(graph, ctx, store, saver, concurrency, progress, stop)

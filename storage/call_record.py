@@ -35,4 +35,6 @@ class CallRecord:
     latency_ms: float = 0.0
     finish_reason: str | None = None
     cache_hit: bool = False
+    # sha256 of what was sent (endpoint model, messages, sampling, seed): the request cache's key.
+    request_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

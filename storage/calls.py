@@ -91,6 +91,7 @@ def _row(rec: CallRecord) -> dict[str, Any]:
         "latency_ms": float(rec.latency_ms),
         "finish_reason": rec.finish_reason,
         "cache_hit": bool(rec.cache_hit),
+        "request_key": rec.request_key,
         "extra": json_text(rec.extra or None),
         "created_at": now_iso(),
     }
@@ -142,6 +143,26 @@ class CallLog:
     async def arecord(self, rec: CallRecord) -> int:
         """`record` without blocking the event loop."""
         return await self.db.arun_fast(self._record_plan(rec))
+
+    async def acached(self, request_key: str) -> StoredCall | None:
+        """The first successful call that sent exactly this request, in any run of this database.
+
+        Only model replies count (not errors, not earlier cache hits), so a hit always points at
+        what the model really said.
+        """
+        query = (
+            select(L)
+            .where(
+                L.c.request_key == request_key,
+                L.c.error.is_(None),
+                L.c.reply.is_not(None),
+                L.c.cache_hit.is_(False),
+            )
+            .order_by(L.c.id)
+            .limit(1)
+        )
+        rows = await self.db.arun(_fetch(query), write=False)
+        return _stored(rows[0]) if rows else None
 
     def for_question(self, run_id: str, question_id: str) -> list[StoredCall]:
         """Every call made for one question of a run, in the order they were stored."""

@@ -153,11 +153,13 @@ llm_calls = Table(
     Column("latency_ms", Float, nullable=False),
     Column("finish_reason", Text),
     Column("cache_hit", Boolean, nullable=False),
+    Column("request_key", Text),
     Column("extra", Json),
     Column("created_at", String(40), nullable=False),
 )
 Index("rm_llm_calls_question_idx", llm_calls.c.run_id, llm_calls.c.question_id)
 Index("rm_llm_calls_agent_idx", llm_calls.c.run_id, llm_calls.c.agent)
+Index("rm_llm_calls_request_idx", llm_calls.c.request_key)
 
 examples = Table(
     "rm_examples",

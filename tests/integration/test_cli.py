@@ -93,6 +93,18 @@ def test_run_status_export_and_config_change(tmp_path, mock) -> None:
         assert {"id", "tier", "instruction", "input", "output", "provenance"} <= set(full)
         assert full["output"] == cot["output"] + "\n\n" + summary["output"]
 
+    qid = outputs["reasonmed"][0]["id"]
+    traced = reasonmed("trace", "--run-id", "six", "--question", qid, "--db", db, "--json")
+    assert traced.returncode == 0, traced.stderr
+    trace = json.loads(traced.stdout)
+    assert trace["schema"] == "reasonmed.trace/1" and trace["question_id"] == qid
+    assert [s["step"] for s in trace["steps"]] == sorted(s["step"] for s in trace["steps"])
+    assert any(c["agent"] == "generator" for s in trace["steps"] for c in s["calls"])
+    tree = reasonmed("trace", "--run-id", "six", "--question", qid, "--db", db)
+    assert tree.returncode == 0 and qid in tree.stdout and "generate" in tree.stdout
+    missing = reasonmed("trace", "--run-id", "six", "--question", "nope", "--db", db)
+    assert missing.returncode == 2 and "reasonmed status" in missing.stderr
+
     runs = reasonmed("runs", "--db", db, "--json")
     assert runs.returncode == 0, runs.stderr
     (listed,) = json.loads(runs.stdout)
@@ -122,3 +134,42 @@ def test_unknown_run_is_a_clear_error(tmp_path) -> None:
     done = reasonmed("status", "--run-id", "nope", "--db", f"sqlite:///{tmp_path / 'x.db'}")
     assert done.returncode == 2
     assert "nope" in done.stderr
+
+
+def test_a_second_run_over_the_same_questions_is_served_by_the_cache(tmp_path, mock) -> None:
+    two = tmp_path / "two.jsonl"
+    two.write_text("".join(QUESTIONS.read_text().splitlines(keepends=True)[6:8]))
+    db = f"sqlite:///{tmp_path / 'cache.db'}"
+    first = reasonmed("run", str(two), "--config", str(MOCK_CONFIG), "--db", db, *_sets(mock))
+    assert first.returncode == 0, first.stderr
+    before = mock.stats()["requests"]
+    again = reasonmed(
+        "run",
+        str(two),
+        "--config",
+        str(MOCK_CONFIG),
+        "--db",
+        db,
+        *_sets(mock),
+        "--run-id",
+        "two-again",
+    )
+    assert again.returncode == 0, again.stderr
+    assert mock.stats()["requests"] == before  # every request was answered before
+    status = json.loads(reasonmed("status", "--run-id", "two-again", "--db", db, "--json").stdout)
+    totals = status["calls"]["total"]
+    assert totals["calls"] > 0 and totals["cache_hits"] == totals["calls"]
+    fresh = reasonmed(
+        "run",
+        str(two),
+        "--config",
+        str(MOCK_CONFIG),
+        "--db",
+        db,
+        *_sets(mock),
+        "--run-id",
+        "two-uncached",
+        "--no-cache",
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    assert mock.stats()["requests"] > before

@@ -110,6 +110,13 @@ class Recorder:
         self.records.append(record)
         return len(self.records)
 
+    async def acached(self, request_key: str) -> CallRecord | None:
+        """Like the call log: the first real reply to exactly this request."""
+        for record in self.records:
+            if record.request_key == request_key and record.error is None and not record.cache_hit:
+                return record
+        return None
+
 
 def sequence(*items: Scripted) -> Responder:
     """Reply with each item in turn."""
@@ -353,3 +360,23 @@ async def test_reverify_pass_replaces_the_cot() -> None:
     )
     assert update["cot"].startswith("New text.")
     assert json.dumps(update)  # plain data, checkpoint-safe
+
+
+async def test_an_identical_request_is_served_from_the_call_log() -> None:
+    """The request cache: the same generation task again costs no model call; --no-cache does."""
+    reply = "Reasoning about the wall.\n\nFinal answer: B"
+    runtime, ctx = make_runtime(sequence(reply, reply, reply))
+    task = {"question": QUESTION.model_dump(), "index": 0, "model": "qwen72b", "temperature": 0.7}
+    first = (await generate(task, runtime))["paths"][0]  # type: ignore[arg-type]
+    second = (await generate(task, runtime))["paths"][0]  # type: ignore[arg-type]
+    assert len(ctx.models.requests) == 1  # the second answer came from the log
+    assert second["cot"] == first["cot"] and second["answer"] == "B"
+    original, hit = ctx.calls.records
+    assert not original.cache_hit and hit.cache_hit
+    assert hit.request_key == original.request_key and hit.extra["cached_from"] is None
+    other = {**task, "temperature": 0.9}  # a different request is sent
+    await generate(other, runtime)  # type: ignore[arg-type]
+    assert len(ctx.models.requests) == 2
+    ctx.use_cache = False
+    await generate(task, runtime)  # type: ignore[arg-type]
+    assert len(ctx.models.requests) == 3
