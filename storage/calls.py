@@ -19,6 +19,7 @@ from sqlalchemy import Insert, Select, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from reasonmed.storage.call_record import CallRecord
+from reasonmed.storage.checkpoint_rows import strip_nul
 from reasonmed.storage.codec import pack, unpack
 from reasonmed.storage.db import Database, Plan, Step
 from reasonmed.storage.schema import llm_calls as L
@@ -31,17 +32,6 @@ _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
 def now_iso() -> str:
     """The current UTC time as ISO text: sortable, and the same on both databases."""
     return datetime.now(UTC).isoformat()
-
-
-def strip_nul(value: Any) -> Any:
-    """`value` with NUL characters removed from every string, keys included."""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, Mapping):
-        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [strip_nul(v) for v in value]
-    return value
 
 
 def json_text(value: Any) -> str | None:

@@ -49,20 +49,24 @@ def load(serde: SerializerProtocol, type_: str, data: bytes | None) -> Any:
     return serde.loads_typed(unpack(type_, data))
 
 
-def _strip_nul(value: Any) -> Any:
+def strip_nul(value: Any) -> Any:
+    """`value` with NUL characters removed from every string, keys included.
+
+    PostgreSQL's text and JSONB columns reject NUL, which model output can contain.
+    """
     if isinstance(value, str):
         return value.replace("\x00", "")
     if isinstance(value, Mapping):
-        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_strip_nul(v) for v in value]
+        return [strip_nul(v) for v in value]
     return value
 
 
 def metadata_json(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata as JSON-able data: NULs removed (JSONB rejects them), odd types as text."""
     data = metadata if _plain(metadata) else json.loads(json.dumps(metadata, default=str))
-    return _strip_nul(data)
+    return strip_nul(data)
 
 
 def _plain(value: Any) -> bool:
