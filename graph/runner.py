@@ -223,13 +223,20 @@ async def run_question(
     }
     await store.amark_running(ctx.run_id, question.id)
     snapshot = await graph.aget_state(config)
-    if not snapshot.values:
+    # Only the input checkpoint (step -1) saved: nothing ran yet, and resuming from it with no
+    # input does nothing, so the question starts again with its input.
+    started = bool(snapshot.values) and (snapshot.metadata or {}).get("step", -1) >= 0
+    if not started:
         state = await graph.ainvoke({"question": question.model_dump()}, config, context=ctx)
-    elif snapshot.next:
-        state = await graph.ainvoke(None, config, context=ctx)  # resume where it stopped
-    else:
+    elif snapshot.values.get("outcome"):
         state = snapshot.values  # the graph finished; only the bookkeeping was missing
-    outcome = state.get("outcome") or {"status": "rejected", "reason": "the graph ended early"}
+    else:
+        # Resume where it stopped. `snapshot.next` can be empty here even though work is left:
+        # it omits tasks whose writes were saved before a crash, which resuming applies.
+        state = await graph.ainvoke(None, config, context=ctx)
+    outcome = state.get("outcome")
+    if not outcome:  # never guess: a failed question is retried by the next run
+        raise RuntimeError(f"the graph stopped without an outcome (next: {snapshot.next})")
     examples = (
         examples_from_state(ctx.run_id, question, state) if outcome["status"] == "done" else []
     )

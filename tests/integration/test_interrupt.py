@@ -73,11 +73,11 @@ def _continue_command(stderr: str) -> list[str]:
 
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_stops_cleanly_and_the_printed_command_continues(
-    presses: int, tmp_path: Path, slow_mock: MockServerProcess
+    presses: int, db_url: str, tmp_path: Path, slow_mock: MockServerProcess
 ) -> None:
     questions = tmp_path / "ten.jsonl"
     questions.write_text("".join(QUESTIONS.read_text().splitlines(keepends=True)[:10]))
-    db = f"sqlite:///{tmp_path / 'run.db'}"
+    db = db_url
     proc = _start(questions, db, slow_mock)
     _wait_for_done(db, proc, 1)
     for _ in range(presses):

@@ -147,7 +147,8 @@ def test_sigkill_then_the_same_command_resumes(
         _cmd(questions, db_url, slow_mock), cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert _examples(db_url, "kill", tmp_path / "out.jsonl") == expected
+    got = _examples(db_url, "kill", tmp_path / "out.jsonl")
+    assert got == expected
     repeated = _scalar(
         db_url,
         "SELECT count(*) FROM (SELECT request_key FROM rm_llm_calls WHERE NOT cache_hit "
