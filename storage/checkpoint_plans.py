@@ -97,13 +97,13 @@ def put_writes(
 
 
 def _tuple(
-    serde: SerializerProtocol,
     row: Sequence[Any],
+    checkpoint: Checkpoint,
     blob_values: dict[str, Any],
     writes: list[Any],
 ) -> CheckpointTuple:
-    thread_id, ns, checkpoint_id, parent_id, type_, data, metadata = row
-    checkpoint = rows_.load(serde, type_, data)
+    """Assemble a tuple from a row and its already-loaded checkpoint (loaded once per read)."""
+    thread_id, ns, checkpoint_id, parent_id, _type, _data, metadata = row
     checkpoint["channel_values"] = {**checkpoint["channel_values"], **blob_values}
     config: RunnableConfig = {
         "configurable": {
@@ -143,7 +143,7 @@ def get_tuple(st: Statements, serde: SerializerProtocol, config: RunnableConfig)
             blob_values[channel] = rows_.load(serde, type_, blob)
     params["checkpoint_id"] = row[2]
     writes = yield Step(st.select_writes, params, fetch=True)
-    return _tuple(serde, row, blob_values, rows_.pending_writes(serde, writes or []))
+    return _tuple(row, checkpoint, blob_values, rows_.pending_writes(serde, writes or []))
 
 
 def _list_query(
@@ -212,7 +212,7 @@ def list_page(
             if (r[0], r[1], ch, ver) in blobs
         }
         pending = rows_.pending_writes(serde, writes.get((r[0], r[1], r[2]), []))
-        result.append(_tuple(serde, r, values, pending))
+        result.append(_tuple(r, cp, values, pending))
     return result, next_cursor
 
 
