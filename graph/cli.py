@@ -20,7 +20,7 @@ from rich.console import Console
 
 from reasonmed.graph.config import ConfigError
 from reasonmed.graph.runner import DEFAULT_DB, ConfigChangedError, RunRequest, run_pipeline
-from reasonmed.storage.questions import QuestionFileError, validate_question_file
+from reasonmed.storage.questions import QuestionFileError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CONFIG_CHANGED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
@@ -117,7 +117,6 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     if not args.questions.exists():
         raise FileNotFoundError(f"{args.questions}: no such question file")
-    total = validate_question_file(args.questions)
     request = RunRequest(
         questions=args.questions,
         config_path=args.config,
@@ -128,7 +127,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         accept_config_change=args.accept_config_change,
         use_cache=not args.no_cache,
     )
-    with RunProgress(total, console=console) as progress:
+    with RunProgress(console=console) as progress:
         result, interrupted = asyncio.run(_run_interruptibly(request, progress, console))
     if interrupted and not (result is not None and result.complete):
         console.print(

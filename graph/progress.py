@@ -17,10 +17,10 @@ from reasonmed.storage.runs import QuestionRow
 class RunProgress:
     """Counts finished questions by outcome and tier; renders them as they come."""
 
-    def __init__(self, total: int, *, console: Console | None = None) -> None:
+    def __init__(self, *, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
         self.live = self.console.is_terminal
-        self.total = total
+        self.total = 0  # set by `begin` once the runner has validated the question file
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
         self._progress: Progress | None = None
@@ -37,14 +37,20 @@ class RunProgress:
                 console=self.console,
             )
             self._progress.__enter__()
-            self._task = self._progress.add_task("run", total=self.total, detail="")
+            self._task = self._progress.add_task("run", total=None, detail="validating")
         return self
+
+    def begin(self, total: int) -> None:
+        """The question file is valid and holds `total` questions."""
+        self.total = total
+        if self._progress is not None:
+            self._progress.update(self._task, total=total, detail="")
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
 
-    def __call__(self, kind: str, row: QuestionRow, result: dict[str, Any]) -> None:
+    def __call__(self, row: QuestionRow, result: dict[str, Any]) -> None:
         status = result.get("status", "?")
         self.counts[status] += 1
         if result.get("tier"):

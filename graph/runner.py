@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reasonmed.agents.calls import ModelCallError
 from reasonmed.agents.models import ModelRegistry, redact
@@ -82,7 +81,12 @@ class RunResult:
         return not self.failed and unfinished == 0
 
 
-ProgressHook = Callable[[str, QuestionRow, dict[str, Any]], None]
+class ProgressHook(Protocol):
+    """Told the question count once the file is validated, then each question's outcome."""
+
+    def begin(self, total: int) -> None: ...
+
+    def __call__(self, row: QuestionRow, result: dict[str, Any]) -> None: ...
 
 
 def _resolve_config(request: RunRequest, store: RunStore, run_id: str) -> RunConfig:
@@ -124,7 +128,9 @@ async def run_pipeline(
     Setting `stop` ends the run early: no new question starts, the ones in flight finish.
     Cancelling the task abandons those too; everything already checkpointed stays.
     """
-    validate_question_file(request.questions)  # every bad line listed, before any call
+    total = validate_question_file(request.questions)  # every bad line listed, before any call
+    if progress is not None:
+        progress.begin(total)
     run_id = request.resolved_run_id
     db = Database.from_url(request.db_url)
     try:
@@ -201,7 +207,7 @@ async def _worker(
             result = {"status": "failed", "reason": reason}
             log.warning("question %s failed: %s", row.question_id, reason)
         if progress is not None:
-            progress("question", row, result)
+            progress(row, result)
 
 
 def _failure_reason(exc: Exception, ctx: PipelineContext) -> str:
