@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from reasonmed.mockserver.process import MockServerProcess
-from reasonmed.storage.db import Database
-from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides
+from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides, query
 
 CLI = [sys.executable, "-m", "reasonmed.graph.cli"]
 
@@ -28,13 +26,8 @@ def slow_mock() -> Iterator[MockServerProcess]:
 
 
 def _counts(db_url: str) -> dict[str, int]:
-    db = Database.from_url(db_url)
-    try:
-        with db.engines.sync.connect() as conn:
-            rows = conn.execute(text("SELECT status, count(*) FROM rm_questions GROUP BY status"))
-            return {status: n for status, n in rows}
-    finally:
-        db.close()
+    rows = query(db_url, "SELECT status, count(*) FROM rm_questions GROUP BY status")
+    return {status: n for status, n in rows}
 
 
 def _start(questions: Path, db: str, mock: MockServerProcess) -> subprocess.Popen[str]:

@@ -18,11 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from reasonmed.mockserver.process import MockServerProcess
-from reasonmed.storage.db import Database
-from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides
+from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides, query
 
 CLI = [sys.executable, "-m", "reasonmed.graph.cli"]
 
@@ -51,12 +49,7 @@ def _cmd(questions: Path, db: str, mock: MockServerProcess, *extra: str) -> list
 
 
 def _scalar(db_url: str, sql: str) -> int:
-    db = Database.from_url(db_url)
-    try:
-        with db.engines.sync.connect() as conn:
-            return int(conn.execute(text(sql)).scalar() or 0)
-    finally:
-        db.close()
+    return int(query(db_url, sql)[0][0] or 0)
 
 
 def _examples(db_url: str, run_id: str, out: Path) -> Counter[str]:
