@@ -1,0 +1,130 @@
+"""Read-only commands over a run's database: `status`, `runs`, `trace`, `export`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from reasonmed.graph.cli_common import EXIT_OK, add_db, open_db
+
+
+def register(sub: Any) -> None:
+    """Add the inspection commands."""
+    status = sub.add_parser("status", help="questions by state and tier, calls and tokens")
+    status.add_argument("--run-id", required=True)
+    add_db(status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=cmd_status)
+
+    trace = sub.add_parser("trace", help="one question's journey through the agents")
+    trace.add_argument("--run-id", required=True)
+    trace.add_argument("--question", required=True, help="the question's id")
+    add_db(trace)
+    trace.add_argument("--json", action="store_true", help="print the trace as one JSON document")
+    trace.add_argument("--full", action="store_true", help="prompts and replies unabridged")
+    trace.set_defaults(handler=cmd_trace)
+
+    runs = sub.add_parser("runs", help="list the runs in a database")
+    add_db(runs)
+    runs.add_argument("--json", action="store_true", help="print JSON")
+    runs.set_defaults(handler=cmd_runs)
+
+    export = sub.add_parser("export", help="write the run's examples as training JSONL")
+    export.add_argument("--run-id", required=True)
+    export.add_argument(
+        "--variant", choices=["reasonmed", "cotmed", "responsemed"], default="reasonmed"
+    )
+    export.add_argument("--out", type=Path, required=True)
+    add_db(export)
+    export.set_defaults(handler=cmd_export)
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    """Questions by state and tier, calls, tokens and cache hits."""
+    from reasonmed.graph.progress import summary_table
+    from reasonmed.storage.export import run_status
+
+    with open_db(args.db) as db:
+        status = run_status(db, args.run_id)
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        Console().print(summary_table(status))
+    return EXIT_OK
+
+
+def cmd_trace(args: argparse.Namespace, console: Console) -> int:
+    """One question's steps, calls and results, as a tree or as JSON."""
+    from reasonmed.graph.trace import build_trace
+    from reasonmed.graph.trace_view import render_trace
+
+    with open_db(args.db) as db:
+        trace = build_trace(db, args.run_id, args.question)
+    if args.json:
+        print(json.dumps(trace, indent=2, default=str))
+    else:
+        Console().print(render_trace(trace, full=args.full))
+    return EXIT_OK
+
+
+_RUN_COLUMNS = (
+    "run",
+    "questions",
+    "done",
+    "rejected",
+    "failed",
+    "unfinished",
+    "examples",
+    "calls",
+    "config",
+    "created",
+    "updated",
+)
+
+
+def cmd_runs(args: argparse.Namespace, console: Console) -> int:
+    """Every run in the database with its counts, config hash and dates."""
+    from rich.table import Table
+
+    from reasonmed.storage.runs import RunStore
+
+    with open_db(args.db) as db:
+        runs = RunStore(db).list_runs()
+    if args.json:
+        print(json.dumps(runs, indent=2, sort_keys=True))
+        return EXIT_OK
+    table = Table(title=f"runs in {args.db}")
+    for column in _RUN_COLUMNS:
+        table.add_column(column)
+    for run in runs:
+        q = run["questions"]
+        unfinished = q.get("pending", 0) + q.get("running", 0)
+        table.add_row(
+            run["run_id"],
+            str(sum(q.values())),
+            str(q.get("done", 0)),
+            str(q.get("rejected", 0)),
+            str(q.get("failed", 0)),
+            str(unfinished),
+            str(run["examples"]),
+            str(run["calls"]),
+            run["config_hash"][:12],
+            run["created_at"][:19],
+            run["updated_at"][:19],
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    """Write the run's examples in one of the three training formats."""
+    from reasonmed.storage.export import export_examples
+
+    with open_db(args.db) as db:
+        count = export_examples(db, args.run_id, args.variant, args.out)
+    console.print(f"wrote {count} {args.variant} examples to {args.out}", markup=False)
+    return EXIT_OK

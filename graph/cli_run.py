@@ -1,0 +1,136 @@
+"""`reasonmed run`: run or continue a run, with a progress display and a graceful Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import signal
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from reasonmed.graph.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    add_db,
+    add_overrides,
+    open_db,
+    require_file,
+)
+from reasonmed.graph.runner import RunRequest, run_pipeline
+
+GRACE_S = 30.0  # after a first Ctrl-C, how long questions in flight get to finish
+
+
+def register(sub: Any) -> None:
+    """Add the `run` command."""
+    run = sub.add_parser("run", help="run (or continue) the pipeline over a question file")
+    run.add_argument("questions", type=Path, help="JSONL (or JSON array) of questions")
+    run.add_argument("--config", type=Path, help="run config (YAML); optional when continuing")
+    add_db(run)
+    run.add_argument("--run-id", help="run id (default: the question file's stem)")
+    run.add_argument("--concurrency", type=int, help="questions in flight")
+    add_overrides(run)
+    run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="call the models even for requests already answered in this database",
+    )
+    run.add_argument(
+        "--accept-config-change",
+        action="store_true",
+        help="continue unfinished questions with a changed config",
+    )
+    run.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    """Run every unfinished question; print the summary, or how to continue after Ctrl-C."""
+    from reasonmed.graph.progress import RunProgress, summary_table
+    from reasonmed.storage.export import run_status
+
+    require_file(args.questions, "question file")
+    request = RunRequest(
+        questions=args.questions,
+        config_path=args.config,
+        db_url=args.db,
+        run_id=args.run_id,
+        concurrency=args.concurrency,
+        overrides=args.overrides,
+        accept_config_change=args.accept_config_change,
+        use_cache=not args.no_cache,
+    )
+    with RunProgress(console=console) as progress:
+        result, interrupted = asyncio.run(_run_interruptibly(request, progress, console))
+    if interrupted and not (result is not None and result.complete):
+        console.print(
+            f"interrupted; everything checkpointed is kept. Continue with:\n  "
+            f"{continue_command(args)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_INTERRUPTED
+    with open_db(args.db) as db:
+        console.print(summary_table(run_status(db, result.run_id)))
+    if result.failed:
+        console.print(
+            f"{len(result.failed)} question(s) failed; run the same command again to retry them "
+            f"(reasonmed status --run-id {result.run_id} --db {args.db})",
+            markup=False,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def _run_interruptibly(
+    request: RunRequest, progress: Any, console: Console
+) -> tuple[Any, bool]:
+    """Run; Ctrl-C once stops starting questions (those in flight get GRACE_S), twice exits now."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_pipeline(request, progress, stop))
+    loop = asyncio.get_running_loop()
+
+    def on_sigint() -> None:
+        if stop.is_set():
+            task.cancel()
+            return
+        stop.set()
+        console.print(
+            f"stopping: no new questions; those in flight get {GRACE_S:.0f} s "
+            "(Ctrl-C again to stop now)",
+            markup=False,
+        )
+        loop.call_later(GRACE_S, task.cancel)
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        result = await task
+    except asyncio.CancelledError:
+        return None, True
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+    return result, stop.is_set()
+
+
+def continue_command(args: argparse.Namespace) -> str:
+    """The exact `reasonmed run` command that continues this run."""
+    parts = [
+        "reasonmed",
+        "run",
+        str(args.questions),
+        "--db",
+        args.db,
+        "--run-id",
+        args.run_id or args.questions.stem,
+    ]
+    if args.config:
+        parts += ["--config", str(args.config)]
+    for override in args.overrides:
+        parts += ["--set", override]
+    if args.concurrency:
+        parts += ["--concurrency", str(args.concurrency)]
+    return shlex.join(parts)
