@@ -15,35 +15,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reasonmed.agents.calls import ModelCallError
-from reasonmed.agents.models import ModelRegistry, redact
-from reasonmed.graph.builder import build_graph
-from reasonmed.graph.config import RunConfig, config_from_dict, diff_configs, load_config
-from reasonmed.graph.context import PipelineContext, thread_id_for
-from reasonmed.prompts import template_hashes
-from reasonmed.storage.calls import CallLog
-from reasonmed.storage.db import Database
-from reasonmed.storage.examples import examples_from_state
+from reasonmed.agents.models import redact
+from reasonmed.graph.context import PipelineContext
+from reasonmed.graph.session import ConfigChangedError, ConfigSource, Session, open_session
 from reasonmed.storage.question_model import Question
 from reasonmed.storage.questions import iter_questions, validate_question_file
-from reasonmed.storage.runs import QuestionRow, RunStore
-from reasonmed.storage.saver import SQLAlchemySaver
+from reasonmed.storage.runs import QuestionRow
+
+__all__ = ["DEFAULT_DB", "ConfigChangedError", "RunRequest", "RunResult", "advance", "run_pipeline"]
 
 log = logging.getLogger("reasonmed.run")
 
 DEFAULT_DB = "sqlite:///reasonmed.db"
-
-
-class ConfigChangedError(RuntimeError):
-    """The config differs from the one the run was started with."""
-
-    def __init__(self, run_id: str, differences: list[str]) -> None:
-        self.differences = differences
-        listing = "\n".join(f"  {d}" for d in differences)
-        super().__init__(
-            f"run {run_id!r} was started with a different config:\n{listing}\n"
-            "re-run with --accept-config-change to continue unfinished questions with the new "
-            "config (finished questions stay as they are)"
-        )
 
 
 @dataclass
@@ -89,35 +72,6 @@ class ProgressHook(Protocol):
     def __call__(self, row: QuestionRow, result: dict[str, Any]) -> None: ...
 
 
-def _resolve_config(request: RunRequest, store: RunStore, run_id: str) -> RunConfig:
-    stored = store.get_run(run_id)
-    if request.config_path is None:
-        if stored is None:
-            raise FileNotFoundError(f"run {run_id!r} does not exist yet: pass --config FILE")
-        return config_from_dict(stored.config, source=f"run {run_id}", overrides=request.overrides)
-    config = load_config(request.config_path, request.overrides)
-    if stored is None:
-        store.create_run(
-            run_id,
-            str(request.questions),
-            config.resolved_dict(),
-            config.config_hash(),
-            template_hashes(),
-        )
-    elif stored.config_hash != config.config_hash():
-        changes = diff_configs(stored.config, config.resolved_dict())
-        if not request.accept_config_change:
-            raise ConfigChangedError(run_id, changes)
-        store.update_run_config(
-            run_id,
-            config.resolved_dict(),
-            config.config_hash(),
-            template_hashes(),
-            {"event": "config-change", "changes": changes},
-        )
-    return config
-
-
 async def run_pipeline(
     request: RunRequest,
     progress: ProgressHook | None = None,
@@ -131,35 +85,27 @@ async def run_pipeline(
     total = validate_question_file(request.questions)  # every bad line listed, before any call
     if progress is not None:
         progress.begin(total)
-    run_id = request.resolved_run_id
-    db = Database.from_url(request.db_url)
-    try:
-        store = RunStore(db)
-        config = _resolve_config(request, store, run_id)
-        models = ModelRegistry(config)  # a missing API key fails here, before any call
-        store.register_questions(run_id, iter_questions(request.questions))
-        saver = SQLAlchemySaver(db)
-        ctx = PipelineContext(
-            run_id=run_id,
-            config=config,
-            models=models,
-            calls=CallLog(db),
-            use_cache=request.use_cache,
-        )
-        graph = build_graph(saver)
-        concurrency = request.concurrency or config.pipeline.concurrency
-        failed = await _run_all(graph, ctx, store, saver, concurrency, progress, stop)
-        await models.aclose()
-        return RunResult(run_id, store.counts(run_id)["by_status"], failed, request.db_url)
-    finally:
-        await db.aclose()
+    source = ConfigSource(
+        run_id=request.resolved_run_id,
+        path=request.config_path,
+        overrides=tuple(request.overrides),
+        questions=str(request.questions),
+        accept_change=request.accept_config_change,
+    )
+    async with open_session(
+        request.db_url,
+        source,
+        questions=iter_questions(request.questions),
+        use_cache=request.use_cache,
+    ) as session:
+        concurrency = request.concurrency or session.ctx.config.pipeline.concurrency
+        failed = await _run_all(session, concurrency, progress, stop)
+        counts = session.store.counts(session.run_id)["by_status"]
+    return RunResult(session.run_id, counts, failed, request.db_url)
 
 
 async def _run_all(
-    graph: Any,
-    ctx: PipelineContext,
-    store: RunStore,
-    saver: SQLAlchemySaver,
+    session: Session,
     concurrency: int,
     progress: ProgressHook | None,
     stop: asyncio.Event | None = None,
@@ -168,11 +114,11 @@ async def _run_all(
     failed: list[tuple[str, str]] = []
     queue: asyncio.Queue[QuestionRow | None] = asyncio.Queue(maxsize=concurrency)
     workers = [
-        asyncio.create_task(_worker(queue, graph, ctx, store, saver, failed, progress, stop))
+        asyncio.create_task(_worker(queue, session, failed, progress, stop))
         for _ in range(concurrency)
     ]
     try:
-        for row in store.unfinished(ctx.run_id):
+        for row in session.store.unfinished(session.run_id):
             if stop is not None and stop.is_set():
                 break
             await queue.put(row)
@@ -187,10 +133,7 @@ async def _run_all(
 
 async def _worker(
     queue: asyncio.Queue[QuestionRow | None],
-    graph: Any,
-    ctx: PipelineContext,
-    store: RunStore,
-    saver: SQLAlchemySaver,
+    session: Session,
     failed: list[tuple[str, str]],
     progress: ProgressHook | None,
     stop: asyncio.Event | None,
@@ -199,10 +142,10 @@ async def _worker(
         if stop is not None and stop.is_set():
             continue  # stopping: questions still queued are not started
         try:
-            result = await run_question(graph, ctx, store, saver, row)
+            result = await run_question(session, row)
         except Exception as exc:  # recorded on the question, the run goes on
-            reason = _failure_reason(exc, ctx)
-            await store.amark_failed(ctx.run_id, row.question_id, reason)
+            reason = _failure_reason(exc, session.ctx)
+            await session.store.amark_failed(session.run_id, row.question_id, reason)
             failed.append((row.question_id, reason))
             result = {"status": "failed", "reason": reason}
             log.warning("question %s failed: %s", row.question_id, reason)
@@ -216,49 +159,26 @@ def _failure_reason(exc: Exception, ctx: PipelineContext) -> str:
     return redact(f"{type(exc).__name__}: {exc}", ctx.models.secrets())
 
 
-async def run_question(
-    graph: Any, ctx: PipelineContext, store: RunStore, saver: SQLAlchemySaver, row: QuestionRow
-) -> dict[str, Any]:
+async def run_question(session: Session, row: QuestionRow) -> dict[str, Any]:
     """Run (or resume) one question's thread to its end and record its examples."""
     question = Question.model_validate(row.question)
-    thread_id = thread_id_for(ctx.run_id, question.id)
-    config = {
-        "configurable": {"thread_id": thread_id},
-        "metadata": {"reasonmed_run_id": ctx.run_id, "question_id": question.id},
-        "recursion_limit": 100,
-    }
-    await store.amark_running(ctx.run_id, question.id)
-    snapshot = await graph.aget_state(config)
-    # Only the input checkpoint (step -1) saved: nothing ran yet, and resuming from it with no
-    # input does nothing, so the question starts again with its input.
+    await session.store.amark_running(session.run_id, question.id)
+    state = await advance(session, question)
+    return await session.record_outcome(question, state)
+
+
+async def advance(session: Session, question: Question, **invoke: Any) -> dict[str, Any]:
+    """Run a question's thread on from where it stands; `invoke` goes to `graph.ainvoke`.
+
+    A thread with only its input checkpoint (step -1) starts again with its input: resuming
+    from it with no input would do nothing. A finished thread is returned as it is.
+    Otherwise it resumes; `snapshot.next` may be empty even though work is left (it omits
+    tasks whose writes were saved before a crash, which resuming applies).
+    """
+    config = session.thread_config(question.id)
+    snapshot = await session.graph.aget_state(config)
+    if snapshot.values.get("outcome"):
+        return snapshot.values  # the graph finished; at most the bookkeeping was missing
     started = bool(snapshot.values) and (snapshot.metadata or {}).get("step", -1) >= 0
-    if not started:
-        state = await graph.ainvoke({"question": question.model_dump()}, config, context=ctx)
-    elif snapshot.values.get("outcome"):
-        state = snapshot.values  # the graph finished; only the bookkeeping was missing
-    else:
-        # Resume where it stopped. `snapshot.next` can be empty here even though work is left:
-        # it omits tasks whose writes were saved before a crash, which resuming applies.
-        state = await graph.ainvoke(None, config, context=ctx)
-    outcome = state.get("outcome")
-    if not outcome:  # never guess: a failed question is retried by the next run
-        raise RuntimeError(f"the graph stopped without an outcome (next: {snapshot.next})")
-    examples = (
-        examples_from_state(ctx.run_id, question, state) if outcome["status"] == "done" else []
-    )
-    await store.afinish_question(
-        ctx.run_id,
-        question.id,
-        status=outcome["status"],
-        tier=state.get("tier"),
-        errors=state.get("errors"),
-        reason=outcome.get("reason", ""),
-        examples=examples,
-    )
-    await saver.acompact([thread_id])
-    return {
-        "status": outcome["status"],
-        "tier": state.get("tier"),
-        "examples": len(examples),
-        "reason": outcome.get("reason", ""),
-    }
+    first = None if started else {"question": question.model_dump()}
+    return await session.graph.ainvoke(first, config, context=session.ctx, **invoke)
