@@ -15,13 +15,13 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
-from reasonmed.graph import cli_inspect, cli_run
+from reasonmed.graph import cli_inspect, cli_replay, cli_run, cli_step
 from reasonmed.graph.cli_common import EXIT_CONFIG_CHANGED, EXIT_INPUT
 from reasonmed.graph.config import ConfigError
 from reasonmed.graph.runner import ConfigChangedError
 from reasonmed.storage.questions import QuestionFileError
 
-COMMAND_MODULES = (cli_run, cli_inspect)
+COMMAND_MODULES = (cli_run, cli_step, cli_replay, cli_inspect)
 
 
 def _parser() -> argparse.ArgumentParser:

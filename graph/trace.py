@@ -9,8 +9,6 @@ writes (the work of a step still in progress) are read.
 
 from __future__ import annotations
 
-import bisect
-from datetime import UTC, datetime
 from typing import Any
 
 from langgraph.checkpoint.base import CheckpointTuple
@@ -19,6 +17,14 @@ from sqlalchemy import select
 from reasonmed.graph.context import thread_id_for
 from reasonmed.graph.state import merge_kept, merge_paths, merge_scores
 from reasonmed.graph.trace_changes import describe_changes
+from reasonmed.graph.trace_history import (
+    Branch,
+    History,
+    build_history,
+    cp_id,
+    next_nodes,
+    step_nodes,
+)
 from reasonmed.storage.calls import CallLog, StoredCall
 from reasonmed.storage.db import Database, Plan, Step
 from reasonmed.storage.runs import QuestionRow, RunStore
@@ -38,21 +44,22 @@ _FIND_IDS = (
 
 def build_trace(db: Database, run_id: str, question_id: str) -> dict[str, Any]:
     """Every step of one question's thread, oldest first, with the model calls it made."""
-    row = _require_question(db, run_id, question_id)
+    row = require_question(db, run_id, question_id)
     thread_id = thread_id_for(run_id, question_id)
     tuples = [
         t
         for t in SQLAlchemySaver(db).list({"configurable": {"thread_id": thread_id}})
         if t.config["configurable"].get("checkpoint_ns", "") == ""
     ]
-    chain, branches = _main_chain(tuples)
-    calls = CallLog(db).for_question(run_id, question_id)
-    by_step, in_flight = _assign_calls(chain, calls)
-    steps = [_step(cp, chain[i - 1] if i else None, by_step[i]) for i, cp in enumerate(chain)]
+    calls = _calls(db, run_id, question_id)
+    history = build_history(tuples, calls)
+    chain = history.main.chain
+    steps = _steps(chain, None, history)
     head_values = chain[-1].checkpoint["channel_values"] if chain else {}
     pending = _pending_values(chain[-1], head_values) if chain else None
-    if in_flight or pending is not None:
-        steps.append(_in_flight_step(chain[-1] if chain else None, in_flight, pending))
+    if history.in_flight or pending is not None:
+        steps.append(_in_flight_step(chain[-1] if chain else None, history.in_flight, pending))
+    branches = [_branch(b, history) for b in history.others]
     return _plain(
         {
             "schema": SCHEMA,
@@ -60,12 +67,14 @@ def build_trace(db: Database, run_id: str, question_id: str) -> dict[str, Any]:
             "question_id": question_id,
             "thread_id": thread_id,
             "status": row.status,
-            "tier": row.tier or head_values.get("tier"),
+            "tier": head_values.get("tier") or row.tier,
+            "outcome": head_values.get("outcome"),
             "tier_reason": head_values.get("tier_reason"),
             "errors": row.errors,
             "reason": row.reason,
             "question": row.question.model_dump(),
-            "next": _next_nodes(head_values),
+            "next": next_nodes(head_values),
+            "head_checkpoint_id": cp_id(chain[-1].config) if chain else None,
             "steps": steps,
             "branches": branches,
             "examples": _examples(db, run_id, question_id),
@@ -77,7 +86,8 @@ def build_trace(db: Database, run_id: str, question_id: str) -> dict[str, Any]:
 # -- lookup ------------------------------------------------------------------------------------
 
 
-def _require_question(db: Database, run_id: str, question_id: str) -> QuestionRow:
+def require_question(db: Database, run_id: str, question_id: str) -> QuestionRow:
+    """The question's row, or a LookupError that says how to find the right ids."""
     store = RunStore(db)
     if store.get_run(run_id) is None:
         known = [r["run_id"] for r in store.list_runs()][:HINTS]
@@ -111,88 +121,63 @@ def _examples(db: Database, run_id: str, question_id: str) -> list[dict[str, Any
 # -- history -----------------------------------------------------------------------------------
 
 
-def _cp_id(config: dict[str, Any] | None) -> str | None:
-    return config["configurable"]["checkpoint_id"] if config else None
+def _calls(db: Database, run_id: str, question_id: str) -> list[StoredCall]:
+    """The question's calls, and those of the run it was copied from (`replay --into`)."""
+    calls = CallLog(db).for_question(run_id, question_id)
+    run = RunStore(db).get_run(run_id)
+    sources = {
+        e["from_run"]
+        for e in (run.history if run else [])
+        if e.get("event") == "replay" and e.get("from_run") not in (None, run_id)
+    }
+    for source in sorted(sources):
+        calls += CallLog(db).for_question(source, question_id)
+    return sorted(calls, key=lambda c: (c.created_at, c.id))
 
 
-def _main_chain(tuples: list[CheckpointTuple]) -> tuple[list[CheckpointTuple], list[dict]]:
-    """The newest checkpoint's ancestry, oldest first; other branch heads listed apart."""
-    if not tuples:
-        return [], []
-    by_id = {_cp_id(t.config): t for t in tuples}
-    chain: list[CheckpointTuple] = []
-    node: CheckpointTuple | None = tuples[0]  # `list` is newest first
-    while node is not None and node not in chain:
-        chain.append(node)
-        node = by_id.get(_cp_id(node.parent_config))
-    chain.reverse()
-    parents = {_cp_id(t.parent_config) for t in tuples}
-    on_chain = {_cp_id(t.config) for t in chain}
-    branches = [
-        {
-            "checkpoint_id": _cp_id(t.config),
-            "parent_checkpoint_id": _cp_id(t.parent_config),
-            "step": t.metadata.get("step"),
-            "ts": t.checkpoint["ts"],
-        }
-        for t in tuples
-        if _cp_id(t.config) not in parents and _cp_id(t.config) not in on_chain
-    ]
-    return chain, branches
+def _steps(
+    chain: list[CheckpointTuple], before: CheckpointTuple | None, history: History
+) -> list[dict[str, Any]]:
+    """Trace steps of consecutive checkpoints; `before` is the first one's parent, if known."""
+    steps = []
+    for cp in chain:
+        steps.append(_step(cp, before, history.calls.get(str(cp_id(cp.config)), [])))
+        before = cp
+    return steps
 
 
-def _when(iso: str) -> datetime:
-    moment = datetime.fromisoformat(iso)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _branch(branch: Branch, history: History) -> dict[str, Any]:
+    """Another branch: where it left the main one, its own steps, and how it ended."""
+    head = branch.chain[-1]
+    values = head.checkpoint["channel_values"]
+    return {
+        "head_checkpoint_id": cp_id(head.config),
+        "fork_checkpoint_id": cp_id(branch.fork.config) if branch.fork else None,
+        "fork_step": branch.fork.metadata.get("step") if branch.fork else None,
+        "step": head.metadata.get("step"),
+        "ts": head.checkpoint["ts"],
+        "next": next_nodes(values),
+        "tier": values.get("tier"),
+        "tier_reason": values.get("tier_reason"),
+        "outcome": values.get("outcome"),
+        "kept": [_kept_summary(k) for k in values.get("kept") or []],
+        "steps": _steps(branch.chain, branch.fork, history),
+    }
 
 
-def _assign_calls(
-    chain: list[CheckpointTuple], calls: list[StoredCall]
-) -> tuple[list[list[StoredCall]], list[StoredCall]]:
-    """Each call goes to the first checkpoint written after it; later ones are in flight."""
-    stamps = [_when(cp.checkpoint["ts"]) for cp in chain]
-    by_step: list[list[StoredCall]] = [[] for _ in chain]
-    in_flight: list[StoredCall] = []
-    for call in calls:
-        i = bisect.bisect_left(stamps, _when(call.created_at))
-        (by_step[i] if i < len(chain) else in_flight).append(call)
-    return by_step, in_flight
-
-
-def _next_nodes(values: dict[str, Any]) -> list[str]:
-    """Nodes a checkpoint triggers: its `branch:to:*` channels and its `Send`s."""
-    nodes: list[str] = []
-    for key, value in values.items():
-        if key == "__start__":
-            nodes.append("__start__")
-        elif key.startswith("branch:to:"):
-            nodes.append(key.removeprefix("branch:to:"))
-        elif key == "__pregel_tasks":
-            nodes.extend(getattr(send, "node", str(send)) for send in value or [])
-    return list(dict.fromkeys(nodes))
-
-
-def _nodes(cp: CheckpointTuple, prev: CheckpointTuple | None, calls: list[StoredCall]) -> list[str]:
-    """Metadata `writes` when recorded, else what the parent triggered, plus the calls' nodes."""
-    writes = cp.metadata.get("writes")
-    if writes:
-        nodes = list(writes)
-    elif prev is not None:
-        nodes = _next_nodes(prev.checkpoint["channel_values"])
-    else:
-        nodes = ["input"] if cp.metadata.get("source") == "input" else []
-    return list(dict.fromkeys([*nodes, *(c.node for c in calls)]))
+def _kept_summary(kept: dict[str, Any]) -> dict[str, Any]:
+    return {k: kept.get(k) for k in ("slot", "origin", "status", "note", "cot", "summary")}
 
 
 def _step(cp: CheckpointTuple, prev: CheckpointTuple | None, calls: list[StoredCall]) -> dict:
     before = prev.checkpoint["channel_values"] if prev else {}
     return {
         "step": cp.metadata.get("step"),
-        "checkpoint_id": _cp_id(cp.config),
-        "parent_checkpoint_id": _cp_id(cp.parent_config),
+        "checkpoint_id": cp_id(cp.config),
+        "parent_checkpoint_id": cp_id(cp.parent_config),
         "source": cp.metadata.get("source"),
         "ts": cp.checkpoint["ts"],
-        "nodes": _nodes(cp, prev, calls),
+        "nodes": step_nodes(cp, prev, calls),
         "calls": [call_summary(c) for c in calls],
         "changes": describe_changes(before, cp.checkpoint["channel_values"]),
     }
@@ -218,12 +203,12 @@ def _in_flight_step(
     head: CheckpointTuple | None, calls: list[StoredCall], pending: dict[str, Any] | None
 ) -> dict[str, Any]:
     before = head.checkpoint["channel_values"] if head else {}
-    nodes = _next_nodes(before) + [c.node for c in calls]
+    nodes = next_nodes(before) + [c.node for c in calls]
     step = head.metadata.get("step") if head else None
     return {
         "step": step + 1 if isinstance(step, int) else None,
         "checkpoint_id": None,
-        "parent_checkpoint_id": _cp_id(head.config) if head else None,
+        "parent_checkpoint_id": cp_id(head.config) if head else None,
         "source": IN_FLIGHT,
         "ts": None,
         "nodes": list(dict.fromkeys(nodes)),

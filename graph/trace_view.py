@@ -30,13 +30,38 @@ def render_trace(trace: dict[str, Any], *, full: bool = False) -> Tree:
     tree = Tree(_header(trace, full))
     for step in trace.get("steps", []):
         _add_step(tree, step, full)
-    if trace.get("branches"):
-        forks = tree.add("[bold]other branches[/]")
-        for b in trace["branches"]:
-            forks.add(
-                escape(f"{b['checkpoint_id']} (step {b['step']}, from {b['parent_checkpoint_id']})")
-            )
     _add_result(tree, trace)
+    for branch in trace.get("branches") or []:
+        _add_branch(tree, branch, full)
+    return tree
+
+
+def _add_branch(tree: Tree, branch: dict[str, Any], full: bool) -> None:
+    """Another branch of the thread (an earlier run before a replay, or before an edit)."""
+    label = (
+        f"[bold yellow]other branch[/] · left the main one after step {branch.get('fork_step')} "
+        f"[dim]({escape(str(branch.get('fork_checkpoint_id')))})[/]"
+    )
+    node = tree.add(label)
+    for step in branch.get("steps") or []:
+        _add_step(node, step, full)
+    outcome = branch.get("outcome") or {}
+    if outcome:
+        text = f"{outcome.get('status')}: {outcome.get('reason') or ''}".rstrip(": ")
+        ended = node.add(f"[bold]ended[/] {escape(text)}")
+        for kept in branch.get("kept") or []:
+            ended.add(
+                escape(f"slot {kept.get('slot')} · {kept.get('origin')} · {kept.get('note') or ''}")
+            )
+    elif branch.get("next"):
+        node.add(f"[yellow]stopped; next: {escape(', '.join(branch['next']))}[/]")
+
+
+def render_steps(title: str, steps: list[dict[str, Any]], *, full: bool = False) -> Tree:
+    """Some steps of a trace (what one `reasonmed step` did), rendered as in the full trace."""
+    tree = Tree(title)
+    for step in steps:
+        _add_step(tree, step, full)
     return tree
 
 
@@ -61,8 +86,11 @@ def _add_step(tree: Tree, step: dict[str, Any], full: bool) -> None:
     label = f"[bold cyan]step {step.get('step')}[/] · {escape(nodes)}"
     if step.get("checkpoint_id") is None:
         label += f" · [yellow]{escape(str(step.get('source')))}[/]"
-    elif step.get("ts"):
-        label += f" [dim]{escape(step['ts'])}[/]"
+    else:
+        extra = {"update": " · [yellow]edited by hand[/]", "fork": " · [yellow]fork (replay)[/]"}
+        label += extra.get(step.get("source") or "", "")
+        if step.get("ts"):
+            label += f" [dim]{escape(step['ts'])}[/]"
     branch = tree.add(label)
     changes = step.get("changes") or {}
     extracted = {p["generate_call"]: p for p in changes.get("paths", []) if p.get("generate_call")}

@@ -140,31 +140,12 @@ class RunStore:
         event: dict[str, Any],
     ) -> RunRow:
         """Replace the run's config and append `event` (stamped with `at`) to its history."""
+        values = {"config": config, "config_hash": config_hash, "prompt_hashes": prompt_hashes}
+        return _run_row(self.db.run(_append_history(run_id, event, values), write=True))
 
-        def plan() -> Plan:
-            found = yield Step(
-                select(R.c.history).where(R.c.run_id == run_id).with_for_update(), fetch=True
-            )
-            if not found:
-                raise LookupError(f"no run {run_id!r} in this database")
-            now = now_iso()
-            history = [*(found[0][0] or []), {"at": now, **event}]
-            stmt = (
-                update(R)
-                .where(R.c.run_id == run_id)
-                .values(
-                    config=config,
-                    config_hash=config_hash,
-                    prompt_hashes=prompt_hashes,
-                    history=history,
-                    updated_at=now,
-                )
-                .returning(R)
-            )
-            rows = yield Step(stmt, fetch=True)
-            return rows[0]  # type: ignore[index]
-
-        return _run_row(self.db.run(plan(), write=True))
+    def record_event(self, run_id: str, event: dict[str, Any]) -> RunRow:
+        """Append `event` to the run's history (a replay, say) without changing its config."""
+        return _run_row(self.db.run(_append_history(run_id, event, {}), write=True))
 
     def set_run_status(self, run_id: str, status: str) -> None:
         """Set the run's own status (e.g. "running", "finished", "interrupted")."""
@@ -370,6 +351,25 @@ class RunStore:
             examples=len(examples),
             updated_at=now,
         )
+
+
+def _append_history(run_id: str, event: dict[str, Any], values: dict[str, Any]) -> Plan:
+    """Lock the run's row, append the stamped event to its history, set `values`."""
+    found = yield Step(
+        select(R.c.history).where(R.c.run_id == run_id).with_for_update(), fetch=True
+    )
+    if not found:
+        raise LookupError(f"no run {run_id!r} in this database")
+    now = now_iso()
+    history = [*(found[0][0] or []), {"at": now, **event}]
+    stmt = (
+        update(R)
+        .where(R.c.run_id == run_id)
+        .values(history=history, updated_at=now, **values)
+        .returning(R)
+    )
+    rows = yield Step(stmt, fetch=True)
+    return rows[0]  # type: ignore[index]
 
 
 def _set(run_id: str, question_id: str, **values: Any) -> Plan:
