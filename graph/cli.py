@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args, console)
     except (QuestionFileError, ConfigError, FileNotFoundError, LookupError, ValueError) as exc:
-        console.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False)
+        console.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False, soft_wrap=True)
         return EXIT_INPUT
     except ConfigChangedError as exc:
-        console.print(f"error: {exc}", highlight=False, markup=False)
+        console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return EXIT_CONFIG_CHANGED
 
 

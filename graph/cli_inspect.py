@@ -28,6 +28,23 @@ def register(sub: Any) -> None:
     trace.add_argument("--full", action="store_true", help="prompts and replies unabridged")
     trace.set_defaults(handler=cmd_trace)
 
+    listing = sub.add_parser("questions", help="a run's questions: ids, states, tiers, reasons")
+    listing.add_argument("--run-id", required=True)
+    listing.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        choices=["pending", "running", "done", "rejected", "failed"],
+        help="only these states (repeatable)",
+    )
+    listing.add_argument(
+        "--tier", action="append", default=[], choices=["easy", "medium", "difficult"]
+    )
+    listing.add_argument("--limit", type=int, help="at most this many")
+    add_db(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=cmd_questions)
+
     runs = sub.add_parser("runs", help="list the runs in a database")
     add_db(runs)
     runs.add_argument("--json", action="store_true", help="print JSON")
@@ -68,6 +85,31 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(trace, indent=2, default=str))
     else:
         Console().print(render_trace(trace, full=args.full))
+    return EXIT_OK
+
+
+def cmd_questions(args: argparse.Namespace, console: Console) -> int:
+    """The run's questions in input order, with how each stands."""
+    from rich.table import Table
+
+    from reasonmed.storage.question_list import COLUMNS, list_questions
+    from reasonmed.storage.runs import RunStore
+
+    with open_db(args.db) as db:
+        if RunStore(db).get_run(args.run_id) is None:
+            raise LookupError(f"no run {args.run_id!r} in {args.db}; list runs with reasonmed runs")
+        rows = list_questions(
+            db, args.run_id, statuses=args.status, tiers=args.tier, limit=args.limit
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    table = Table(title=f"questions of run {args.run_id} ({len(rows)})")
+    for column in COLUMNS[:-1]:
+        table.add_column(column.replace("question_id", "id"), overflow="fold")
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in COLUMNS[:-1]))
+    Console().print(table)
     return EXIT_OK
 
 

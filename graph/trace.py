@@ -37,8 +37,8 @@ IN_FLIGHT = "in flight / not yet checkpointed"
 HINTS = 5
 _REDUCERS = {"paths": merge_paths, "scores": merge_scores, "kept": merge_kept}
 _FIND_IDS = (
-    "find ids with `reasonmed status --run-id ID --json` (questions by state) or "
-    "`reasonmed export --run-id ID --variant reasonmed --out FILE` (the `id` of each line)"
+    "find ids with `reasonmed questions --run-id ID` (every question, its state and tier) or "
+    "`reasonmed status --run-id ID --json`"
 )
 
 

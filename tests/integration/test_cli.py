@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from reasonmed.mockserver.process import MockServerProcess
+from reasonmed.storage.questions import load_questions
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides
 
 
@@ -103,7 +104,22 @@ def test_run_status_export_and_config_change(tmp_path, mock) -> None:
     tree = reasonmed("trace", "--run-id", "six", "--question", qid, "--db", db)
     assert tree.returncode == 0 and qid in tree.stdout and "generate" in tree.stdout
     missing = reasonmed("trace", "--run-id", "six", "--question", "nope", "--db", db)
-    assert missing.returncode == 2 and "reasonmed status" in missing.stderr
+    assert missing.returncode == 2 and "reasonmed questions --run-id" in missing.stderr
+
+    listed_q = reasonmed("questions", "--run-id", "six", "--db", db, "--json")
+    assert listed_q.returncode == 0, listed_q.stderr
+    rows = json.loads(listed_q.stdout)
+    ids = [q.id for q in load_questions(small)]  # ids the file gives, or derived ones
+    assert [r["question_id"] for r in rows] == ids  # input order, every question
+    by_status = {s: [r for r in rows if r["status"] == s] for s in ("done", "rejected")}
+    assert len(by_status["done"]) == data["questions"]["done"]
+    assert sum(r["examples"] for r in rows) == data["examples"]
+    only = reasonmed("questions", "--run-id", "six", "--db", db, "--json", "--status", "rejected")
+    assert [r["question_id"] for r in json.loads(only.stdout)] == [
+        r["question_id"] for r in by_status["rejected"]
+    ]
+    table = reasonmed("questions", "--run-id", "six", "--db", db)
+    assert table.returncode == 0 and ids[0] in table.stdout
 
     runs = reasonmed("runs", "--db", db, "--json")
     assert runs.returncode == 0, runs.stderr

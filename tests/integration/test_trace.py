@@ -183,10 +183,10 @@ def test_render_escapes_model_markup(run: Finished) -> None:
 
 
 def test_unknown_ids_raise_lookup_error_with_hints(run: Finished) -> None:
-    with pytest.raises(LookupError, match="reasonmed status") as caught:
+    with pytest.raises(LookupError, match="reasonmed questions --run-id") as caught:
         build_trace(run.db, RUN, "no-such-question")
     assert run.ids()[0] in str(caught.value)
-    with pytest.raises(LookupError, match=r"no run 'no-such-run'.*reasonmed status"):
+    with pytest.raises(LookupError, match=r"no run 'no-such-run'.*reasonmed questions"):
         build_trace(run.db, "no-such-run", run.ids()[0])
 
 
