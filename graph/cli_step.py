@@ -138,9 +138,10 @@ async def _other_key(key: str, stepper: Stepper, out: Console) -> None:
     if key == "s":
         out.print_json(json.dumps(await stepper.values(), default=str))
     elif key == "p":
-        if not stepper.last_steps:
-            out.print("no step has run in this session yet", markup=False)
-        out.print(render_steps("[bold]last step, in full[/]", stepper.last_steps, full=True))
+        steps = stepper.last_steps or await stepper.last_calling_steps()
+        if not steps:
+            out.print("no model has been called for this question yet", markup=False)
+        out.print(render_steps("[bold]last step, in full[/]", steps, full=True))
     elif key == "e":
         assignment = await _read("edit, e.g. paths.3.correct=false > ", raw=True)
         if not assignment:

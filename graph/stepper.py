@@ -181,6 +181,11 @@ class Stepper:
         """Store the finished question's outcome and examples, as `run` would."""
         return await self.session.record_outcome(self.question, await self.values())
 
+    async def last_calling_steps(self) -> list[dict[str, Any]]:
+        """The newest step that called a model (for `p` before any step ran in this session)."""
+        calling = [s for s in (await self._trace())["steps"] if s["calls"]]
+        return calling[-1:]
+
     async def trace(self) -> dict[str, Any]:
         """The question's whole trace so far."""
         return await self._trace()

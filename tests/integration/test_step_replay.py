@@ -88,8 +88,9 @@ def test_step_edit_quit_then_run_continues_the_same_thread(db_url, questions, mo
     assert '"tier_reason"' not in second.stdout or "paths" in second.stdout  # `s` printed state
     assert _nodes(db_url, RUN, qid) == {"generate": 9, "verify": 9}
 
-    bad = reasonmed(*again, stdin="e\npaths.42.correct=false\nq\n")
+    bad = reasonmed(*again, stdin="e\npaths.42.correct=false\np\nq\n")
     assert bad.returncode == 0 and "not applied: paths has no record with index 42" in bad.stdout
+    assert "last step, in full" in bad.stdout and "verifier → " in bad.stdout  # from the trace
 
     # A plain run finishes this question from where stepping stopped, and the others.
     run = reasonmed("run", str(questions), "--db", db_url, "--run-id", RUN)
