@@ -143,6 +143,14 @@ def test_replay_with_a_swapped_model_forks_and_trace_shows_both_branches(
                  "AND status = 'done' ORDER BY position")  # fmt: skip
     qid = done[0][0]
     before = _examples(db_url, RUN, qid)
+    rows = query(
+        db_url, f"SELECT question_id, status, reason FROM rm_questions WHERE run_id = '{RUN}'"
+    )
+    for other, status, reason in rows:  # finished and rejected questions trace through the CLI
+        trace = _trace(db_url, RUN, other)
+        assert trace["status"] == status and trace["outcome"]["status"] == status
+        assert trace["rejection"] == (reason if status == "rejected" else None)
+        assert bool(trace["examples"]) == (status == "done")
     assert before
 
     # Into a new run: the original run is not touched at all.
