@@ -2,9 +2,11 @@
 
 Only transport errors are retried (429, timeouts, connection errors, 5xx), with bounded
 exponential backoff that honours the server's retry-after headers; a 4xx is a bug in the request
-and fails at once. An empty or length-cut reply is re-sampled at most twice, then accepted. Every
-call ends as one row in the call log, secrets scrubbed, and the seed is derived from the request's
-identity so a rerun sends the identical request while a re-ask is a new sample.
+and fails at once. Requests to an alias share its AdaptiveLimit, which 429s cut and successes
+raise again; each request is bounded end to end by the alias's timeout_s. An empty or length-cut
+reply is re-sampled at most twice, then accepted. Every call ends as one row in the call log,
+secrets scrubbed, and the seed is derived from the request's identity so a rerun sends the
+identical request while a re-ask is a new sample.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from reasonmed.storage.call_record import CallRecord
 from reasonmed.storage.question_model import Question
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
     from reasonmed.graph.context import PipelineContext
 
 __all__ = [
@@ -130,6 +134,24 @@ def backoff_delay(retry: int, exc: BaseException) -> float:
     delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry))
     asked = _retry_after(exc)
     return delay if asked is None else asked + delay * 0.1
+
+
+async def _invoke_within(
+    chat: BaseChatModel, messages: list[BaseMessage], timeout_s: float
+) -> BaseMessage:
+    """The reply, or TimeoutError once ``timeout_s`` has passed since the request was sent.
+
+    The HTTP client's timeout bounds each socket operation, not the whole reply: a server that
+    trickles bytes keeps a request alive for ever. This deadline bounds it end to end.
+    """
+    deadline = asyncio.timeout(timeout_s)
+    try:
+        async with deadline:
+            return await chat.ainvoke(messages)
+    except TimeoutError:
+        if deadline.expired():
+            raise TimeoutError(f"timed out: no complete reply in timeout_s={timeout_s:g}") from None
+        raise
 
 
 def _to_messages(messages: list[dict[str, str]]) -> list[BaseMessage]:
@@ -240,19 +262,25 @@ async def call_model(
             retries, latency_ms, hit = 0, 0.0, {"cached_from": cached_id(cached)}
         else:
             chat = ctx.models.chat_model(alias, seed=seed, **params)
-            retries = 0
+            retries, waited = 0, False
             while True:
                 requests += 1
                 sent = time.monotonic()
+                slot = ctx.limit(alias).slot(waited=waited)
                 try:
-                    async with ctx.limit(alias):
-                        message = await chat.ainvoke(messages)
+                    async with slot:
+                        message = await _invoke_within(chat, messages, spec.timeout_s)
+                    slot.succeeded()
                     break
                 except Exception as exc:  # every failure is recorded, then typed
                     error = redact(f"{type(exc).__name__}: {exc}", secrets)
+                    if getattr(exc, "status_code", None) == 429:
+                        slot.throttled(_retry_after(exc))  # cuts the alias's cap, once a burst
                     if _retryable(exc) and retries < spec.max_retries:
                         await _sleep(backoff_delay(retries, exc))
                         retries += 1
+                        # It slept out the server's Retry-After: the alias's pause need not hold it.
+                        waited = _retry_after(exc) is not None
                         continue
                     await record(
                         error=error,

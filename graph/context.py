@@ -6,10 +6,10 @@ checkpointed and the graph is built once, independent of any run.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from reasonmed.agents.limits import AdaptiveLimit, LimitStats
 from reasonmed.agents.models import ModelRegistry
 from reasonmed.graph.config import RunConfig
 from reasonmed.storage.call_record import CallRecord
@@ -34,15 +34,20 @@ class PipelineContext:
     # Serve a request identical to an earlier one (same model, messages, sampling, seed) from
     # the call log instead of the model; `reasonmed run --no-cache` turns it off.
     use_cache: bool = True
-    # One cap on requests in flight per model alias (the config's max_concurrency).
-    limits: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    # One cap on requests in flight per model alias: it starts at the config's max_concurrency,
+    # drops under 429s and climbs back after successes.
+    limits: dict[str, AdaptiveLimit] = field(default_factory=dict)
 
-    def limit(self, alias: str) -> asyncio.Semaphore:
-        """The semaphore capping requests in flight to `alias`."""
-        sem = self.limits.get(alias)
-        if sem is None:
-            sem = self.limits[alias] = asyncio.Semaphore(self.config.models[alias].max_concurrency)
-        return sem
+    def limit(self, alias: str) -> AdaptiveLimit:
+        """The adaptive cap on requests in flight to `alias`."""
+        cap = self.limits.get(alias)
+        if cap is None:
+            cap = self.limits[alias] = AdaptiveLimit(self.config.models[alias].max_concurrency)
+        return cap
+
+    def limit_stats(self) -> dict[str, LimitStats]:
+        """Each used alias's current cap and counters (cuts, raises, peak in flight)."""
+        return {alias: cap.stats() for alias, cap in self.limits.items()}
 
     def thread_id(self, question_id: str) -> str:
         """The LangGraph thread of one question of this run."""
