@@ -45,6 +45,14 @@ def register(sub: Any) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=cmd_questions)
 
+    failures = sub.add_parser(
+        "failures", help="failed questions with their typed reasons, and rejected ones"
+    )
+    failures.add_argument("--run-id", required=True)
+    add_db(failures)
+    failures.add_argument("--json", action="store_true", help="print JSON")
+    failures.set_defaults(handler=cmd_failures)
+
     runs = sub.add_parser("runs", help="list the runs in a database")
     add_db(runs)
     runs.add_argument("--json", action="store_true", help="print JSON")
@@ -110,6 +118,42 @@ def cmd_questions(args: argparse.Namespace, console: Console) -> int:
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in COLUMNS[:-1]))
     Console().print(table)
+    return EXIT_OK
+
+
+def cmd_failures(args: argparse.Namespace, console: Console) -> int:
+    """Every question that did not produce examples, and why; failed ones first."""
+    from rich.table import Table
+
+    from reasonmed.storage.question_list import failure_summary, list_questions
+    from reasonmed.storage.runs import RunStore
+
+    with open_db(args.db) as db:
+        if RunStore(db).get_run(args.run_id) is None:
+            raise LookupError(f"no run {args.run_id!r} in {args.db}; list runs with reasonmed runs")
+        rows = list_questions(db, args.run_id, statuses=["failed", "rejected"])
+    rows.sort(key=lambda r: r["status"] != "failed")  # stable: input order within each
+    if args.json:
+        print(json.dumps({"questions": rows, "summary": failure_summary(rows)}, indent=2))
+        return EXIT_OK
+    table = Table(title=f"run {args.run_id}: {len(rows)} question(s) without examples")
+    for column in ("id", "status", "tier", "node", "model", "kind", "attempts", "reason"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        failure = row.get("failure") or {}
+        table.add_row(
+            row["question_id"],
+            row["status"],
+            row["tier"] or "",
+            str(failure.get("node") or ""),
+            str(failure.get("model") or ""),
+            str(failure.get("kind") or ""),
+            str(failure.get("attempts") or ""),
+            row["reason"],
+        )
+    Console().print(table)
+    if any(r["status"] == "failed" for r in rows):
+        console.print("failed questions are retried by running the same `reasonmed run` again")
     return EXIT_OK
 
 

@@ -292,6 +292,13 @@ class RunConfig(BaseModel):
         """CoTs generated per question: generator models x temperatures (9 in the paper)."""
         return len(self.agents.generator.models) * len(self.agents.generator.temperatures)
 
+    def prices(self) -> dict[str, tuple[float | None, float | None]]:
+        """Per alias, (price per million input tokens, per million output tokens)."""
+        return {
+            alias: (spec.price_input_per_mtok, spec.price_output_per_mtok)
+            for alias, spec in self.models.items()
+        }
+
     def resolved_dict(self) -> dict[str, Any]:
         """The config with every default filled in, JSON-able; holds env var names, not values."""
         return self.model_dump(mode="json")

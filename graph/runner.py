@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from reasonmed.agents.calls import ModelCallError
-from reasonmed.agents.models import redact
-from reasonmed.graph.context import PipelineContext
+from reasonmed.graph.failures import describe_failure
 from reasonmed.graph.session import ConfigChangedError, ConfigSource, Session, open_session
 from reasonmed.storage.question_model import Question
 from reasonmed.storage.questions import iter_questions, validate_question_file
@@ -144,19 +142,13 @@ async def _worker(
         try:
             result = await run_question(session, row)
         except Exception as exc:  # recorded on the question, the run goes on
-            reason = _failure_reason(exc, session.ctx)
-            await session.store.amark_failed(session.run_id, row.question_id, reason)
+            reason, failure = describe_failure(exc, session.ctx.models.secrets())
+            await session.store.amark_failed(session.run_id, row.question_id, reason, failure)
             failed.append((row.question_id, reason))
-            result = {"status": "failed", "reason": reason}
+            result = {"status": "failed", "reason": reason, "failure": failure}
             log.warning("question %s failed: %s", row.question_id, reason)
         if progress is not None:
             progress(row, result)
-
-
-def _failure_reason(exc: Exception, ctx: PipelineContext) -> str:
-    if isinstance(exc, ModelCallError):
-        return redact(str(exc), ctx.models.secrets())
-    return redact(f"{type(exc).__name__}: {exc}", ctx.models.secrets())
 
 
 async def run_question(session: Session, row: QuestionRow) -> dict[str, Any]:

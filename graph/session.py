@@ -155,7 +155,7 @@ async def open_session(
             run_id=source.run_id,
             config=config,
             models=models,
-            calls=CallLog(db),
+            calls=CallLog(db, config.prices()),
             use_cache=use_cache,
         )
         try:

@@ -38,3 +38,6 @@ class CallRecord:
     # sha256 of what was sent (endpoint model, messages, sampling, seed): the request cache's key.
     request_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # At the alias's configured prices when the call was made; None without prices, 0 for a
+    # cache hit (nothing was paid). Filled in by the call log.
+    cost: float | None = None

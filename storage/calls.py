@@ -25,6 +25,8 @@ from reasonmed.storage.db import Database, Plan, Step
 from reasonmed.storage.schema import llm_calls as L
 
 USAGE_KEYS = ("agent", "alias", "model", "node")
+# Per alias: (price per million input tokens, per million output tokens); None if not set.
+Price = tuple[float | None, float | None]
 USAGE_SUMS = ("calls", "prompt_tokens", "completion_tokens", "errors", "cache_hits", "latency_ms")
 _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
 
@@ -84,6 +86,7 @@ def _row(rec: CallRecord) -> dict[str, Any]:
         "request_key": rec.request_key,
         "extra": json_text(rec.extra or None),
         "created_at": now_iso(),
+        "cost": rec.cost,
     }
 
 
@@ -113,11 +116,24 @@ def rollup(rows: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> list[dict[
 class CallLog:
     """Stores and reads `CallRecord`s of one database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, prices: Mapping[str, Price] | None = None) -> None:
         self.db = db
+        self.prices = dict(prices or {})
         self._insert = _insert(db.dialect)
 
+    def cost_of(self, rec: CallRecord) -> float | None:
+        """What the call cost at its alias's prices; 0 for a cache hit; None without prices."""
+        price = self.prices.get(rec.alias)
+        if price is None or price == (None, None):
+            return None
+        if rec.cache_hit:
+            return 0.0
+        per_in, per_out = (p or 0.0 for p in price)
+        return (rec.prompt_tokens * per_in + rec.completion_tokens * per_out) / 1_000_000
+
     def _record_plan(self, rec: CallRecord) -> Callable[[], Plan]:
+        if rec.cost is None:
+            rec.cost = self.cost_of(rec)
         row = _row(rec)  # encoded now, in the caller's thread
 
         def plan() -> Plan:

@@ -17,7 +17,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,14 +142,16 @@ class Database:
                 results = [job(cursor) for job in jobs]
                 raw.commit()
             except BaseException:
+                # The job's own error is what the caller must see: cleaning up a connection
+                # that may be broken must not replace it with "closed database".
                 self._fast_conn = None
-                try:
+                with suppress(Exception):
+                    cursor.close()
+                with suppress(Exception):
                     raw.rollback()
-                finally:
-                    raw.invalidate()  # a broken connection must not be reused
+                raw.invalidate()  # a broken connection must not be reused
                 raise
-            finally:
-                cursor.close()
+            cursor.close()
         return results
 
     async def arun_fast(self, make_plan: Callable[[], Plan]) -> Any:

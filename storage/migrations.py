@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, func, inspect, select, text
+from sqlalchemy import Column, Connection, Engine, func, inspect, select, text
 
 from reasonmed.storage import schema
 from reasonmed.storage.engine import SQLITE_BEGIN
@@ -31,10 +32,34 @@ def _create(*tables: object) -> Callable[[Connection], None]:
     return apply
 
 
+def _add_columns(*columns: Column[Any]) -> Callable[[Connection], None]:
+    """Add columns that databases created by an earlier migration lack.
+
+    A database created since sees them already (migration 2 creates the tables as `schema`
+    defines them now), so each column is added only where it is missing.
+    """
+
+    def apply(conn: Connection) -> None:
+        for column in columns:
+            table = column.table.name
+            present = {c["name"] for c in inspect(conn).get_columns(table)}
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f'ALTER TABLE {table} ADD COLUMN "{column.name}" {kind}'))
+
+    return apply
+
+
 # (version, name, apply). Append only: never edit or reorder a released migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "checkpoint tables", _create(*schema.CHECKPOINT_TABLES)),
     (2, "runs, questions, calls, examples", _create(*schema.BOOKKEEPING_TABLES)),
+    (
+        3,
+        "typed failures, call costs",
+        _add_columns(schema.questions.c.failure, schema.llm_calls.c.cost),
+    ),
 ]
 
 

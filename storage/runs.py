@@ -16,9 +16,10 @@ from typing import Any, Literal
 from sqlalchemy import Insert, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from reasonmed.storage import question_updates as updates
 from reasonmed.storage.calls import now_iso, strip_nul
 from reasonmed.storage.db import Database, Plan, Step
-from reasonmed.storage.examples import ExampleRow, replace_examples
+from reasonmed.storage.examples import ExampleRow
 from reasonmed.storage.question_model import Question
 from reasonmed.storage.questions import question_fingerprint
 from reasonmed.storage.schema import examples as E
@@ -69,6 +70,7 @@ class QuestionRow:
     examples: int
     attempts: int
     updated_at: str
+    failure: dict[str, Any] | None = None  # typed, for a failed question (see mark_failed)
 
 
 def _ins(dialect: str) -> Any:
@@ -276,24 +278,23 @@ class RunStore:
 
     def mark_running(self, run_id: str, question_id: str) -> None:
         """The runner starts (or restarts) a question: status running, one more attempt."""
-        plan = _set(run_id, question_id, status="running", attempts=Q.c.attempts + 1)
-        self.db.run(plan, write=True)
+        self.db.run(updates.running(run_id, question_id), write=True)
 
     async def amark_running(self, run_id: str, question_id: str) -> None:
         """`mark_running` without blocking the event loop."""
-        plan = _set(run_id, question_id, status="running", attempts=Q.c.attempts + 1)
-        await self.db.arun(plan, write=True)
+        await self.db.arun(updates.running(run_id, question_id), write=True)
 
-    def mark_failed(self, run_id: str, question_id: str, reason: str) -> None:
+    def mark_failed(
+        self, run_id: str, question_id: str, reason: str, failure: dict[str, Any] | None = None
+    ) -> None:
         """A question stopped on an error the run could not handle; resume will retry it."""
-        self.db.run(
-            _set(run_id, question_id, status="failed", reason=strip_nul(reason)), write=True
-        )
+        self.db.run(updates.failed(run_id, question_id, reason, failure), write=True)
 
-    async def amark_failed(self, run_id: str, question_id: str, reason: str) -> None:
+    async def amark_failed(
+        self, run_id: str, question_id: str, reason: str, failure: dict[str, Any] | None = None
+    ) -> None:
         """`mark_failed` without blocking the event loop."""
-        plan = _set(run_id, question_id, status="failed", reason=strip_nul(reason))
-        await self.db.arun(plan, write=True)
+        await self.db.arun(updates.failed(run_id, question_id, reason, failure), write=True)
 
     def finish_question(
         self,
@@ -311,8 +312,9 @@ class RunStore:
         Examples are upserted by (run, question, slot) and slots no longer produced are deleted,
         so finishing twice leaves exactly the last finish's examples.
         """
-        end = (status, tier, errors, reason)
-        self.db.run(self._finish_plan(run_id, question_id, end, examples), write=True)
+        end = updates.End(status, tier, errors, reason)
+        plan = updates.finished(self.db.dialect, run_id, question_id, end, examples)
+        self.db.run(plan, write=True)
 
     async def afinish_question(
         self,
@@ -326,31 +328,9 @@ class RunStore:
         examples: list[ExampleRow],
     ) -> None:
         """`finish_question` without blocking the event loop."""
-        end = (status, tier, errors, reason)
-        await self.db.arun(self._finish_plan(run_id, question_id, end, examples), write=True)
-
-    def _finish_plan(
-        self,
-        run_id: str,
-        question_id: str,
-        end: tuple[str, str | None, int | None, str],
-        examples: list[ExampleRow],
-    ) -> Plan:
-        status, tier, errors, reason = end
-        if status not in FINISHED:
-            raise ValueError(f"a question finishes as 'done' or 'rejected', not {status!r}")
-        now = now_iso()
-        yield from replace_examples(self.db.dialect, run_id, question_id, examples, now)
-        yield from _set(
-            run_id,
-            question_id,
-            status=status,
-            tier=tier,
-            errors=errors,
-            reason=strip_nul(reason),
-            examples=len(examples),
-            updated_at=now,
-        )
+        end = updates.End(status, tier, errors, reason)
+        plan = updates.finished(self.db.dialect, run_id, question_id, end, examples)
+        await self.db.arun(plan, write=True)
 
 
 def _append_history(run_id: str, event: dict[str, Any], values: dict[str, Any]) -> Plan:
@@ -370,18 +350,6 @@ def _append_history(run_id: str, event: dict[str, Any], values: dict[str, Any]) 
     )
     rows = yield Step(stmt, fetch=True)
     return rows[0]  # type: ignore[index]
-
-
-def _set(run_id: str, question_id: str, **values: Any) -> Plan:
-    """Update one question's row; a question that is not registered is an error, not a no-op."""
-    stmt = (
-        update(Q)
-        .where(Q.c.run_id == run_id, Q.c.question_id == question_id)
-        .values({"updated_at": now_iso(), **values})
-        .returning(Q.c.question_id)
-    )
-    if not (yield Step(stmt, fetch=True)):
-        raise LookupError(f"question {question_id!r} is not registered in run {run_id!r}")
 
 
 def _all(stmt: Any) -> Plan:

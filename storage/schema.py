@@ -123,6 +123,9 @@ questions = Table(
     Column("examples", Integer, nullable=False, server_default="0"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("updated_at", String(40), nullable=False),
+    # Migration 3: why a failed question failed, typed (node, agent, alias, model, error kind,
+    # error, attempts), next to the one-line `reason`.
+    Column("failure", Json),
 )
 Index("rm_questions_status_idx", questions.c.run_id, questions.c.status)
 Index("rm_questions_position_idx", questions.c.run_id, questions.c.position)
@@ -156,6 +159,9 @@ llm_calls = Table(
     Column("request_key", Text),
     Column("extra", Json),
     Column("created_at", String(40), nullable=False),
+    # Migration 3: what the call cost at the run's prices when it was made (None: no price
+    # configured for the alias; 0 for a cache hit), so totals survive resumes and price changes.
+    Column("cost", Float),
 )
 Index("rm_llm_calls_question_idx", llm_calls.c.run_id, llm_calls.c.question_id)
 Index("rm_llm_calls_agent_idx", llm_calls.c.run_id, llm_calls.c.agent)

@@ -297,11 +297,39 @@ def test_migration_2_applies_on_a_version_1_database(
         with db.connect(write=False) as conn:
             versions = conn.execute(select(schema_migrations.c.version)).scalars().all()
             tables = set(inspect(conn).get_table_names())
-        assert sorted(versions) == [1, 2]
+        assert sorted(versions) == [v for v, _, _ in migrations.MIGRATIONS]
         assert {"rm_runs", "rm_questions", "rm_llm_calls", "rm_examples"} <= tables
         store = RunStore(db)
         store.create_run(RUN, "q.jsonl", {}, "h", {})
         assert store.register_questions(RUN, [make_question(0)]) == 1
         assert CallLog(db).record(make_call("q00000")) >= 1
+    finally:
+        db.close()
+
+
+def test_migration_3_adds_failure_and_cost_to_a_version_2_database(db_url: str) -> None:
+    """A database written before migration 3 (columns absent) keeps its rows and gains them."""
+    db = Database.from_url(db_url)
+    store = RunStore(db)
+    store.create_run(RUN, "q.jsonl", {}, "h", {})
+    store.register_questions(RUN, [make_question(0)])
+    CallLog(db).record(make_call("q00000"))
+    with db.connect(write=True) as conn:  # back to the version 2 layout
+        conn.exec_driver_sql("ALTER TABLE rm_questions DROP COLUMN failure")
+        conn.exec_driver_sql("ALTER TABLE rm_llm_calls DROP COLUMN cost")
+        conn.execute(schema_migrations.delete().where(schema_migrations.c.version == 3))
+    db.close()
+    db = Database.from_url(db_url)
+    try:
+        with db.connect(write=False) as conn:
+            versions = conn.execute(select(schema_migrations.c.version)).scalars().all()
+            questions = {c["name"] for c in inspect(conn).get_columns("rm_questions")}
+            calls = {c["name"] for c in inspect(conn).get_columns("rm_llm_calls")}
+        assert 3 in versions and "failure" in questions and "cost" in calls
+        store = RunStore(db)
+        assert store.question(RUN, "q00000") is not None
+        assert len(CallLog(db).for_question(RUN, "q00000")) == 1
+        store.mark_failed(RUN, "q00000", "boom", failure={"kind": "error", "error": "boom"})
+        assert store.question(RUN, "q00000").failure == {"kind": "error", "error": "boom"}
     finally:
         db.close()
