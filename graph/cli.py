@@ -4,7 +4,8 @@ Each command lives in its own module (`cli_run`, `cli_inspect`, `cli_step`, `cli
 registers itself here. Exit codes: 0 success; 1 the run ended with failed questions (run it
 again to retry them); 2 bad input (question file, config, options, unknown run or question)
 found before any model call; 3 the config differs from the run's stored one (see
---accept-config-change); 130 interrupted (everything checkpointed is kept).
+--accept-config-change); 4 the run spent its --budget (resumable); 130 interrupted
+(everything checkpointed is kept).
 """
 
 from __future__ import annotations

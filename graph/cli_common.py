@@ -10,7 +10,7 @@ from pathlib import Path
 from reasonmed.graph.runner import DEFAULT_DB
 from reasonmed.storage.db import Database
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CONFIG_CHANGED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CONFIG_CHANGED, EXIT_BUDGET = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
 
 

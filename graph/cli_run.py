@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from reasonmed.graph.cli_common import (
+    EXIT_BUDGET,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -40,6 +41,12 @@ def register(sub: Any) -> None:
         help="call the models even for requests already answered in this database",
     )
     run.add_argument(
+        "--budget",
+        type=float,
+        metavar="USD",
+        help="stop starting questions once the run has spent this much (needs model prices)",
+    )
+    run.add_argument(
         "--accept-config-change",
         action="store_true",
         help="continue unfinished questions with a changed config",
@@ -62,9 +69,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         overrides=args.overrides,
         accept_config_change=args.accept_config_change,
         use_cache=not args.no_cache,
+        budget=args.budget,
     )
     with RunProgress(console=console) as progress:
         result, interrupted = asyncio.run(_run_interruptibly(request, progress, console))
+    if result is not None and result.budget_reached and not result.complete:
+        return _budget_stop(args, result, console)
     if interrupted and not (result is not None and result.complete):
         console.print(
             f"interrupted; everything checkpointed is kept. Continue with:\n  "
@@ -84,6 +94,26 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _budget_stop(args: argparse.Namespace, result: Any, console: Console) -> int:
+    """The run spent its budget: say so, and how to go on."""
+    from reasonmed.graph.progress import summary_table
+    from reasonmed.storage.export import run_status
+
+    with open_db(args.db) as db:
+        console.print(summary_table(run_status(db, result.run_id)))
+    unfinished = sum(n for s, n in result.counts.items() if s not in ("done", "rejected"))
+    budget = result.budget
+    console.print(
+        f"budget reached: the run has spent ${budget.spent:,.4f} of ${budget.limit:,.4f}; "
+        f"{unfinished} question(s) not finished, everything checkpointed is kept. Continue "
+        f"with a higher --budget (or none):\n  {continue_command(args)} --budget AMOUNT",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return EXIT_BUDGET
 
 
 async def _run_interruptibly(

@@ -292,6 +292,12 @@ class RunConfig(BaseModel):
         """CoTs generated per question: generator models x temperatures (9 in the paper)."""
         return len(self.agents.generator.models) * len(self.agents.generator.temperatures)
 
+    def used_aliases(self) -> list[str]:
+        """The aliases the pipeline's agents call (the judge is the evals')."""
+        a = self.agents
+        singles = (a.verifier, a.ranker, a.refiner, a.regenerator, a.summarizer)
+        return list(dict.fromkeys([*a.generator.models, *(agent.model for agent in singles)]))
+
     def prices(self) -> dict[str, tuple[float | None, float | None]]:
         """Per alias, (price per million input tokens, per million output tokens)."""
         return {

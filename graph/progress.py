@@ -75,20 +75,47 @@ class RunProgress:
 
 
 def summary_table(status: dict[str, Any]) -> Table:
-    """The end-of-run table: questions by state and tier, calls and tokens by agent and model."""
+    """The end-of-run table: questions by state and tier, then calls, tokens and cost by agent,
+    model and tier, and the cost per exported example."""
+    cost = status.get("cost") or {}
+    priced = cost.get("total") is not None
     table = Table(title=f"run {status['run_id']}", show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_column("tokens in / out", justify="right")
+    if priced:
+        table.add_column("cost", justify="right")
+
+    def row(what: str, count: Any, usage: dict[str, Any] | None = None) -> None:
+        tokens = f"{usage['prompt_tokens']} / {usage['completion_tokens']}" if usage else ""
+        cells = [what, str(count), tokens]
+        if priced:
+            cells.append(_money(usage["cost"]) if usage and usage.get("priced") else "")
+        table.add_row(*cells)
+
     for state, n in status["questions"].items():
-        table.add_row(f"questions {state}", str(n), "")
+        row(f"questions {state}", n)
     for tier, n in status["tiers"].items():
-        table.add_row(f"tier {tier}", str(n), "")
-    table.add_row("examples", str(status["examples"]), "")
-    for row in status["calls"]["by_agent"]:
-        tokens = f"{row['prompt_tokens']} / {row['completion_tokens']}"
-        table.add_row(f"calls by {row['agent']}", str(row["calls"]), tokens)
-    for row in status["calls"]["by_model"]:
-        tokens = f"{row['prompt_tokens']} / {row['completion_tokens']}"
-        table.add_row(f"calls to {row['alias']} ({row['model']})", str(row["calls"]), tokens)
+        row(f"tier {tier}", n)
+    row("examples", status["examples"])
+    calls = status["calls"]
+    for usage in calls["by_agent"]:
+        row(f"calls by {usage['agent']}", usage["calls"], usage)
+    for usage in calls["by_model"]:
+        row(f"calls to {usage['alias']} ({usage['model']})", usage["calls"], usage)
+    for usage in calls.get("by_tier", []):
+        row(f"calls for {usage['tier'] or 'unclassified'} questions", usage["calls"], usage)
+    total = calls["total"]
+    if total.get("cache_hits"):
+        row("served from the request cache", total["cache_hits"])
+    row("calls in total", total["calls"], total)
+    if priced:
+        per = cost.get("per_example")
+        table.add_row("cost per example", "", "", _money(per) if per is not None else "")
+        if cost.get("unpriced_calls"):
+            table.add_row("calls without a price", str(cost["unpriced_calls"]), "", "")
     return table
+
+
+def _money(value: float) -> str:
+    return f"${value:,.4f}" if value < 100 else f"${value:,.2f}"

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from reasonmed.graph.budget import Budget
 from reasonmed.graph.failures import describe_failure
 from reasonmed.graph.session import ConfigChangedError, ConfigSource, Session, open_session
+from reasonmed.storage.calls import CallLog
 from reasonmed.storage.question_model import Question
 from reasonmed.storage.questions import iter_questions, validate_question_file
 from reasonmed.storage.runs import QuestionRow
@@ -39,6 +41,7 @@ class RunRequest:
     overrides: list[str] = field(default_factory=list)
     accept_config_change: bool = False
     use_cache: bool = True
+    budget: float | None = None  # USD; stop starting questions once the run has spent it
 
     @property
     def resolved_run_id(self) -> str:
@@ -54,6 +57,12 @@ class RunResult:
     counts: dict[str, int]
     failed: list[tuple[str, str]]
     db_url: str
+    budget: Budget | None = None
+
+    @property
+    def budget_reached(self) -> bool:
+        """The run stopped starting questions because it had spent its budget."""
+        return self.budget is not None and self.budget.reached
 
     @property
     def complete(self) -> bool:
@@ -97,9 +106,14 @@ async def run_pipeline(
         use_cache=request.use_cache,
     ) as session:
         concurrency = request.concurrency or session.ctx.config.pipeline.concurrency
-        failed = await _run_all(session, concurrency, progress, stop)
+        budget = None
+        if request.budget is not None:
+            log = session.ctx.calls
+            assert isinstance(log, CallLog)
+            budget = Budget.open(request.budget, session.ctx.config, log, session.run_id)
+        failed = await _run_all(session, concurrency, progress, stop, budget)
         counts = session.store.counts(session.run_id)["by_status"]
-    return RunResult(session.run_id, counts, failed, request.db_url)
+    return RunResult(session.run_id, counts, failed, request.db_url, budget)
 
 
 async def _run_all(
@@ -107,17 +121,19 @@ async def _run_all(
     concurrency: int,
     progress: ProgressHook | None,
     stop: asyncio.Event | None = None,
+    budget: Budget | None = None,
 ) -> list[tuple[str, str]]:
     """`concurrency` workers pull questions as they free up; the input is streamed."""
     failed: list[tuple[str, str]] = []
     queue: asyncio.Queue[QuestionRow | None] = asyncio.Queue(maxsize=concurrency)
+    halt = stop if stop is not None else asyncio.Event()
     workers = [
-        asyncio.create_task(_worker(queue, session, failed, progress, stop))
+        asyncio.create_task(_worker(queue, session, failed, progress, halt, budget))
         for _ in range(concurrency)
     ]
     try:
         for row in session.store.unfinished(session.run_id):
-            if stop is not None and stop.is_set():
+            if halt.is_set() or (budget is not None and budget.check()):
                 break
             await queue.put(row)
         for _ in workers:
@@ -134,10 +150,13 @@ async def _worker(
     session: Session,
     failed: list[tuple[str, str]],
     progress: ProgressHook | None,
-    stop: asyncio.Event | None,
+    halt: asyncio.Event,
+    budget: Budget | None,
 ) -> None:
     while (row := await queue.get()) is not None:
-        if stop is not None and stop.is_set():
+        if budget is not None and budget.check():
+            halt.set()  # spent: questions in flight finish, no new one starts
+        if halt.is_set():
             continue  # stopping: questions still queued are not started
         try:
             result = await run_question(session, row)

@@ -23,11 +23,22 @@ from reasonmed.storage.checkpoint_rows import strip_nul
 from reasonmed.storage.codec import pack, unpack
 from reasonmed.storage.db import Database, Plan, Step
 from reasonmed.storage.schema import llm_calls as L
+from reasonmed.storage.schema import questions as Q
 
 USAGE_KEYS = ("agent", "alias", "model", "node")
 # Per alias: (price per million input tokens, per million output tokens); None if not set.
 Price = tuple[float | None, float | None]
-USAGE_SUMS = ("calls", "prompt_tokens", "completion_tokens", "errors", "cache_hits", "latency_ms")
+USAGE_SUMS = (
+    "calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "errors",
+    "cache_hits",
+    "latency_ms",
+    "cost",  # of the calls that have a price (see `priced`)
+    "priced",  # calls whose alias had a price when they were made
+)
+_FLOAT_SUMS = ("latency_ms", "cost")
 _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
 
 
@@ -119,6 +130,7 @@ class CallLog:
     def __init__(self, db: Database, prices: Mapping[str, Price] | None = None) -> None:
         self.db = db
         self.prices = dict(prices or {})
+        self.recorded_cost = 0.0  # cost of the calls this object recorded (budget checks)
         self._insert = _insert(db.dialect)
 
     def cost_of(self, rec: CallRecord) -> float | None:
@@ -134,6 +146,7 @@ class CallLog:
     def _record_plan(self, rec: CallRecord) -> Callable[[], Plan]:
         if rec.cost is None:
             rec.cost = self.cost_of(rec)
+        self.recorded_cost += rec.cost or 0.0
         row = _row(rec)  # encoded now, in the caller's thread
 
         def plan() -> Plan:
@@ -149,6 +162,26 @@ class CallLog:
     async def arecord(self, rec: CallRecord) -> int:
         """`record` without blocking the event loop."""
         return await self.db.arun_fast(self._record_plan(rec))
+
+    def spent(self, run_id: str) -> float:
+        """The run's cost so far, over every session of it (0 without prices)."""
+        rows = self.db.run(_fetch(spent_query(run_id)), write=False)
+        return float(rows[0][0] or 0) if rows else 0.0
+
+    def usage_by_tier(self, run_id: str) -> list[dict[str, Any]]:
+        """Calls, tokens and cost by question tier (None: questions not yet classified)."""
+        rows = self.db.run(_fetch(tier_usage_query(run_id)), write=False)
+        return [
+            {
+                "tier": r.tier,
+                "calls": int(r.calls),
+                "prompt_tokens": int(r.prompt_tokens or 0),
+                "completion_tokens": int(r.completion_tokens or 0),
+                "cost": float(r.cost or 0),
+                "priced": int(r.priced or 0),
+            }
+            for r in rows
+        ]
 
     async def acached(self, request_key: str) -> StoredCall | None:
         """The first successful call that sent exactly this request, in any run of this database.
@@ -193,12 +226,35 @@ class CallLog:
             {
                 **{k: getattr(r, k) for k in USAGE_KEYS},
                 **{
-                    k: (float(getattr(r, k) or 0) if k == "latency_ms" else int(getattr(r, k) or 0))
+                    k: (float(getattr(r, k) or 0) if k in _FLOAT_SUMS else int(getattr(r, k) or 0))
                     for k in USAGE_SUMS
                 },
             }
             for r in rows
         ]
+
+
+def spent_query(run_id: str) -> Select:
+    """What a run's calls have cost so far (NULL when none had a price)."""
+    return select(func.sum(L.c.cost)).where(L.c.run_id == run_id)
+
+
+def tier_usage_query(run_id: str) -> Select:
+    """Calls, tokens and cost by the tier of the question they were made for."""
+    return (
+        select(
+            Q.c.tier,
+            func.count().label("calls"),
+            func.sum(L.c.prompt_tokens).label("prompt_tokens"),
+            func.sum(L.c.completion_tokens).label("completion_tokens"),
+            func.sum(L.c.cost).label("cost"),
+            func.count(L.c.cost).label("priced"),
+        )
+        .select_from(L.join(Q, (Q.c.run_id == L.c.run_id) & (Q.c.question_id == L.c.question_id)))
+        .where(L.c.run_id == run_id)
+        .group_by(Q.c.tier)
+        .order_by(Q.c.tier)
+    )
 
 
 def _usage_query(run_id: str) -> Select:
@@ -211,6 +267,8 @@ def _usage_query(run_id: str) -> Select:
             func.sum(case((L.c.error.is_not(None), 1), else_=0)).label("errors"),
             func.sum(case((L.c.cache_hit, 1), else_=0)).label("cache_hits"),
             func.sum(L.c.latency_ms).label("latency_ms"),
+            func.sum(L.c.cost).label("cost"),
+            func.count(L.c.cost).label("priced"),
         )
         .where(L.c.run_id == run_id)
         .group_by(*(L.c[k] for k in USAGE_KEYS))

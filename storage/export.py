@@ -125,8 +125,12 @@ def run_status(db: Database, run_id: str) -> dict[str, Any]:
     if run is None:
         raise LookupError(f"no run {run_id!r} in {db.engines.url}")
     counts = store.counts(run_id)
-    usage = CallLog(db).usage(run_id)
+    log = CallLog(db)
+    usage = log.usage(run_id)
+    by_tier = log.usage_by_tier(run_id)
     examples = db.run(_count_examples(run_id), write=False)
+    total = {k: sum(u[k] for u in usage) for k in USAGE_SUMS}
+    priced = total["priced"] > 0
     return {
         "run_id": run.run_id,
         "status": run.status,
@@ -139,9 +143,17 @@ def run_status(db: Database, run_id: str) -> dict[str, Any]:
         "tiers": counts["by_tier"],
         "examples": examples,
         "calls": {
-            "total": {k: sum(u[k] for u in usage) for k in USAGE_SUMS},
+            "total": total,
             "by_agent": rollup(usage, ("agent",)),
             "by_model": rollup(usage, ("alias", "model")),
             "by_node": rollup(usage, ("node",)),
+            "by_tier": by_tier,
+        },
+        # Cost at the prices the run had when each call was made; None when nothing is priced.
+        # `unpriced_calls` > 0 means the total leaves some calls out.
+        "cost": {
+            "total": total["cost"] if priced else None,
+            "per_example": (total["cost"] / examples if examples else None) if priced else None,
+            "unpriced_calls": total["calls"] - total["priced"],
         },
     }
