@@ -16,13 +16,14 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
-from reasonmed.graph import cli_inspect, cli_replay, cli_run, cli_step
+from reasonmed.graph import cli_estimate, cli_inspect, cli_replay, cli_run, cli_step
 from reasonmed.graph.cli_common import EXIT_CONFIG_CHANGED, EXIT_INPUT
 from reasonmed.graph.config import ConfigError
 from reasonmed.graph.runner import ConfigChangedError
+from reasonmed.storage.claims import RunBusyError
 from reasonmed.storage.questions import QuestionFileError
 
-COMMAND_MODULES = (cli_run, cli_step, cli_replay, cli_inspect)
+COMMAND_MODULES = (cli_run, cli_step, cli_replay, cli_inspect, cli_estimate)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,7 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     try:
         return args.handler(args, console)
-    except (QuestionFileError, ConfigError, FileNotFoundError, LookupError, ValueError) as exc:
+    except (
+        QuestionFileError,
+        ConfigError,
+        FileNotFoundError,
+        LookupError,
+        ValueError,
+        RunBusyError,
+    ) as exc:
         console.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False, soft_wrap=True)
         return EXIT_INPUT
     except ConfigChangedError as exc:

@@ -24,6 +24,7 @@ from reasonmed.graph.session import ConfigSource, open_session
 from reasonmed.graph.state_edit import EditError
 from reasonmed.graph.stepper import Stepper
 from reasonmed.graph.trace_view import render_steps, render_trace
+from reasonmed.storage.claims import RunBusyError, open_claims
 from reasonmed.storage.question_model import Question
 from reasonmed.storage.questions import iter_questions, validate_question_file
 
@@ -83,38 +84,50 @@ async def _step_loop(args: argparse.Namespace, question: Question, out: Console)
     async with open_session(
         args.db, source, questions=iter_questions(args.questions), use_cache=not args.no_cache
     ) as session:
-        stepper = Stepper(session, question)
-        ran = 0
-        while not await stepper.finished():
-            await _show_upcoming(stepper, out)
-            if args.steps is not None:
-                if ran >= args.steps:
-                    break
-                key = ""
-            else:
-                key = await _read(f"{KEYS} > ")
-            if key is None or key == "q":
+        claims = open_claims(session.db, session.run_id)  # a `run` elsewhere must not race us
+        try:
+            if not await claims.acquire(question.id):
+                raise RunBusyError(
+                    f"question {question.id!r} of run {session.run_id!r} is being run by "
+                    "another process; try again when it is done"
+                )
+            return await _steps(args, Stepper(session, question), source.run_id, out)
+        finally:
+            await claims.release(question.id)
+            claims.close()
+
+
+async def _steps(args: argparse.Namespace, stepper: Stepper, run_id: str, out: Console) -> int:
+    """The key loop; returns when the question finishes, the steps are done, or on `q`."""
+    ran = 0
+    while not await stepper.finished():
+        await _show_upcoming(stepper, out)
+        if args.steps is not None:
+            if ran >= args.steps:
                 break
-            if key == "":
-                steps = await stepper.step()
-                ran += 1
-                out.print(render_steps(f"[bold]ran {len(steps)} step(s)[/]", steps, full=args.full))
-            else:
-                await _other_key(key, stepper, out)
-        if await stepper.finished():
-            result = await stepper.record()
-            out.print(render_trace(await stepper.trace(), full=False))
-            out.print(
-                f"finished: {result['status']}, {result['examples']} example(s)", markup=False
-            )
+            key = ""
         else:
-            out.print(
-                f"stopped; the thread is checkpointed. Continue with:\n  {_again(args)}\n"
-                f"or run the whole file: reasonmed run {shlex.quote(str(args.questions))} "
-                f"--db {shlex.quote(args.db)} --run-id {shlex.quote(source.run_id)}",
-                markup=False,
-                soft_wrap=True,
-            )
+            key = await _read(f"{KEYS} > ")
+        if key is None or key == "q":
+            break
+        if key == "":
+            steps = await stepper.step()
+            ran += 1
+            out.print(render_steps(f"[bold]ran {len(steps)} step(s)[/]", steps, full=args.full))
+        else:
+            await _other_key(key, stepper, out)
+    if await stepper.finished():
+        result = await stepper.record()
+        out.print(render_trace(await stepper.trace(), full=False))
+        out.print(f"finished: {result['status']}, {result['examples']} example(s)", markup=False)
+    else:
+        out.print(
+            f"stopped; the thread is checkpointed. Continue with:\n  {_again(args)}\n"
+            f"or run the whole file: reasonmed run {shlex.quote(str(args.questions))} "
+            f"--db {shlex.quote(args.db)} --run-id {shlex.quote(run_id)}",
+            markup=False,
+            soft_wrap=True,
+        )
     return EXIT_OK
 
 

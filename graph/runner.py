@@ -18,6 +18,7 @@ from reasonmed.graph.budget import Budget
 from reasonmed.graph.failures import describe_failure
 from reasonmed.graph.session import ConfigChangedError, ConfigSource, Session, open_session
 from reasonmed.storage.calls import CallLog
+from reasonmed.storage.claims import Claims, open_claims
 from reasonmed.storage.question_model import Question
 from reasonmed.storage.questions import iter_questions, validate_question_file
 from reasonmed.storage.runs import QuestionRow
@@ -111,7 +112,11 @@ async def run_pipeline(
             log = session.ctx.calls
             assert isinstance(log, CallLog)
             budget = Budget.open(request.budget, session.ctx.config, log, session.run_id)
-        failed = await _run_all(session, concurrency, progress, stop, budget)
+        claims = open_claims(session.db, session.run_id)
+        try:
+            failed = await _run_all(session, concurrency, progress, stop, budget, claims)
+        finally:
+            claims.close()
         counts = session.store.counts(session.run_id)["by_status"]
     return RunResult(session.run_id, counts, failed, request.db_url, budget)
 
@@ -122,13 +127,14 @@ async def _run_all(
     progress: ProgressHook | None,
     stop: asyncio.Event | None = None,
     budget: Budget | None = None,
+    claims: Claims | None = None,
 ) -> list[tuple[str, str]]:
     """`concurrency` workers pull questions as they free up; the input is streamed."""
     failed: list[tuple[str, str]] = []
     queue: asyncio.Queue[QuestionRow | None] = asyncio.Queue(maxsize=concurrency)
     halt = stop if stop is not None else asyncio.Event()
     workers = [
-        asyncio.create_task(_worker(queue, session, failed, progress, halt, budget))
+        asyncio.create_task(_worker(queue, session, failed, progress, halt, budget, claims))
         for _ in range(concurrency)
     ]
     try:
@@ -152,12 +158,15 @@ async def _worker(
     progress: ProgressHook | None,
     halt: asyncio.Event,
     budget: Budget | None,
+    claims: Claims | None,
 ) -> None:
     while (row := await queue.get()) is not None:
         if budget is not None and budget.check():
             halt.set()  # spent: questions in flight finish, no new one starts
         if halt.is_set():
             continue  # stopping: questions still queued are not started
+        if claims is not None and not await _claim(session, claims, row):
+            continue  # another process has it, or finished it meanwhile
         try:
             result = await run_question(session, row)
         except Exception as exc:  # recorded on the question, the run goes on
@@ -166,8 +175,22 @@ async def _worker(
             failed.append((row.question_id, reason))
             result = {"status": "failed", "reason": reason, "failure": failure}
             log.warning("question %s failed: %s", row.question_id, reason)
+        finally:
+            if claims is not None:
+                await claims.release(row.question_id)
         if progress is not None:
             progress(row, result)
+
+
+async def _claim(session: Session, claims: Claims, row: QuestionRow) -> bool:
+    """Claim the question, and make sure no other process finished it in the meantime."""
+    if not await claims.acquire(row.question_id):
+        return False
+    current = await asyncio.to_thread(session.store.question, session.run_id, row.question_id)
+    if current is None or current.status in ("done", "rejected"):
+        await claims.release(row.question_id)
+        return False
+    return True
 
 
 async def run_question(session: Session, row: QuestionRow) -> dict[str, Any]:
