@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from reasonmed.mockserver.process import MockServerProcess
-from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides, query
+from tests.support.cli import reasonmed
+from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, mock_overrides, query
 
 RUN = "budgeted"
 ALIASES = ("qwen72b", "huatuo70b", "r1distill70b", "gpt4o", "o1mini", "gpt4omini")
 PRICE_IN, PRICE_OUT = 2.0, 8.0  # USD per million tokens
-
-
-def reasonmed(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reasonmed.graph.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")

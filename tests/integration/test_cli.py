@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.storage.questions import load_questions
-from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides
-
-
-def reasonmed(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reasonmed.graph.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.support.cli import mock_sets, reasonmed
+from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT
 
 
 @pytest.fixture(scope="module")
 def mock() -> Iterator[MockServerProcess]:
     with MockServerProcess(answer_key=QUESTIONS) as server:
         yield server
-
-
-def _sets(mock: MockServerProcess) -> list[str]:
-    return [arg for o in mock_overrides(mock.base_url) for arg in ("--set", o)]
 
 
 def test_bad_question_file_lists_every_problem_before_any_call(tmp_path, mock) -> None:
@@ -43,7 +28,7 @@ def test_bad_question_file_lists_every_problem_before_any_call(tmp_path, mock) -
         str(MOCK_CONFIG),
         "--db",
         f"sqlite:///{tmp_path / 'r.db'}",
-        *_sets(mock),
+        *mock_sets(mock),
     )
     assert done.returncode == 2, done.stderr
     assert "bad_questions.jsonl" in done.stderr
@@ -62,7 +47,7 @@ def test_bad_config_names_the_dotted_path(tmp_path, mock) -> None:
         str(config),
         "--db",
         f"sqlite:///{tmp_path / 'r.db'}",
-        *_sets(mock),
+        *mock_sets(mock),
     )
     assert done.returncode == 2, done.stderr
     assert "agents.verifier.temprature" in done.stderr
@@ -72,7 +57,7 @@ def test_run_status_export_and_config_change(tmp_path, mock) -> None:
     small = tmp_path / "six.jsonl"
     small.write_text("".join(QUESTIONS.read_text().splitlines(keepends=True)[:6]))
     db = f"sqlite:///{tmp_path / 'run.db'}"
-    done = reasonmed("run", str(small), "--config", str(MOCK_CONFIG), "--db", db, *_sets(mock))
+    done = reasonmed("run", str(small), "--config", str(MOCK_CONFIG), "--db", db, *mock_sets(mock))
     assert done.returncode == 0, done.stderr
 
     status = reasonmed("status", "--run-id", "six", "--db", db, "--json")
@@ -135,13 +120,13 @@ def test_run_status_export_and_config_change(tmp_path, mock) -> None:
         str(MOCK_CONFIG),
         "--db",
         db,
-        *_sets(mock),
+        *mock_sets(mock),
         "--set",
         "agents.summarizer.model=qwen72b",
     )
     assert changed.returncode == 3
     assert "agents.summarizer.model" in changed.stderr
-    again = reasonmed("run", str(small), "--config", str(MOCK_CONFIG), "--db", db, *_sets(mock))
+    again = reasonmed("run", str(small), "--config", str(MOCK_CONFIG), "--db", db, *mock_sets(mock))
     assert again.returncode == 0, again.stderr
     assert mock.stats()["requests"] == before  # nothing recomputed, nothing called
 
@@ -156,7 +141,7 @@ def test_a_second_run_over_the_same_questions_is_served_by_the_cache(tmp_path, m
     two = tmp_path / "two.jsonl"
     two.write_text("".join(QUESTIONS.read_text().splitlines(keepends=True)[6:8]))
     db = f"sqlite:///{tmp_path / 'cache.db'}"
-    first = reasonmed("run", str(two), "--config", str(MOCK_CONFIG), "--db", db, *_sets(mock))
+    first = reasonmed("run", str(two), "--config", str(MOCK_CONFIG), "--db", db, *mock_sets(mock))
     assert first.returncode == 0, first.stderr
     before = mock.stats()["requests"]
     again = reasonmed(
@@ -166,7 +151,7 @@ def test_a_second_run_over_the_same_questions_is_served_by_the_cache(tmp_path, m
         str(MOCK_CONFIG),
         "--db",
         db,
-        *_sets(mock),
+        *mock_sets(mock),
         "--run-id",
         "two-again",
     )
@@ -182,7 +167,7 @@ def test_a_second_run_over_the_same_questions_is_served_by_the_cache(tmp_path, m
         str(MOCK_CONFIG),
         "--db",
         db,
-        *_sets(mock),
+        *mock_sets(mock),
         "--run-id",
         "two-uncached",
         "--no-cache",

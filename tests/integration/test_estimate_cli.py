@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from reasonmed.graph.cli_estimate import observe
 from reasonmed.graph.config import load_config
 from reasonmed.graph.estimate import LINES, estimate
 from reasonmed.mockserver.process import MockServerProcess
+from tests.support.cli import reasonmed
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides, query
 
 PRICES = {"qwen72b": (1.0, 2.0), "gpt4o": (2.5, 10.0)}  # USD per million tokens, in / out
@@ -24,16 +23,6 @@ PRICES = {"qwen72b": (1.0, 2.0), "gpt4o": (2.5, 10.0)}  # USD per million tokens
 # (CoT cleaning, which CoTs the ranker reads), and 25% is the bound the method states.
 CALLS_TOLERANCE, TOKENS_TOLERANCE = 0.35, 0.25
 SAMPLE = 12  # questions run on the mock: enough for 20+ calls of most agents, about 20 s
-
-
-def reasonmed(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reasonmed.graph.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -5,27 +5,16 @@ failed ones are retried by the next run; a run after everything finished calls n
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.storage.questions import load_questions
-from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides, query
+from tests.support.cli import reasonmed
+from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, mock_overrides, query
 
 RUN = "faulty"
-
-
-def reasonmed(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reasonmed.graph.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 @pytest.fixture(scope="module")

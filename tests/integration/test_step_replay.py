@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,20 +10,10 @@ from pathlib import Path
 import pytest
 
 from reasonmed.mockserver.process import MockServerProcess
-from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides, query
+from tests.support.cli import mock_sets, reasonmed
+from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, query
 
 RUN = "steps"
-
-
-def reasonmed(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reasonmed.graph.cli", *args],
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +31,6 @@ def questions(tmp_path: Path) -> Path:
 
 def _ids(path: Path) -> list[str]:
     return [json.loads(line)["id"] for line in path.read_text().splitlines()]
-
-
-def _sets(mock: MockServerProcess) -> list[str]:
-    return [arg for o in mock_overrides(mock.base_url) for arg in ("--set", o)]
 
 
 def _nodes(db_url: str, run_id: str, qid: str) -> Counter[str]:
@@ -67,7 +51,7 @@ def test_step_edit_quit_then_run_continues_the_same_thread(db_url, questions, mo
     qid = _ids(questions)[0]
     first = reasonmed(
         "step", str(questions), "--question", qid, "--config", str(MOCK_CONFIG),
-        "--db", db_url, "--run-id", RUN, "--steps", "2", *_sets(mock),
+        "--db", db_url, "--run-id", RUN, "--steps", "2", *mock_sets(mock),
     )  # fmt: skip
     assert first.returncode == 0, first.stderr
     assert "generate → " in first.stdout  # announced before the first step, with its models
@@ -136,7 +120,7 @@ def test_replay_with_a_swapped_model_forks_and_trace_shows_both_branches(
 ) -> None:
     run = reasonmed(
         "run", str(questions), "--config", str(MOCK_CONFIG), "--db", db_url,
-        "--run-id", RUN, *_sets(mock),
+        "--run-id", RUN, *mock_sets(mock),
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     done = query(db_url, f"SELECT question_id FROM rm_questions WHERE run_id = '{RUN}' "

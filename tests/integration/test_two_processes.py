@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -15,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from reasonmed.mockserver.process import MockServerProcess
+from tests.support.cli import CLI
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides, query
 
 RUN = "shared"
-CLI = [sys.executable, "-m", "reasonmed.graph.cli"]
 
 
 @pytest.fixture(scope="module")
