@@ -24,6 +24,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from reasonmed.storage import checkpoint_plans as plans
 from reasonmed.storage.checkpoint_sql import statements
 from reasonmed.storage.db import Database, Plan
+from reasonmed.storage.serde import checkpoint_serde
 
 
 class SQLAlchemySaver(BaseCheckpointSaver[float]):
@@ -32,7 +33,8 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
     Build it with `SQLAlchemySaver.from_url("sqlite:///run.db")` or
     `from_url("postgresql+psycopg://user@host/db")`; the schema is created or migrated then.
     Channel versions are floats whose fraction is random, so a fork of a thread never reuses a
-    version key its other branch already stored.
+    version key its other branch already stored. Without a `serde`, values are read back with
+    `checkpoint_serde()`: strict msgpack with an explicit allowlist, never pickle.
     """
 
     def __init__(
@@ -42,7 +44,7 @@ class SQLAlchemySaver(BaseCheckpointSaver[float]):
         serde: SerializerProtocol | None = None,
         owns_db: bool = False,
     ) -> None:
-        super().__init__(serde=serde)
+        super().__init__(serde=checkpoint_serde() if serde is None else serde)
         self.db = db
         self.engines = db.engines
         self._st = statements(db.dialect)
