@@ -14,18 +14,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
 from reasonmed.agents.models import redact
+from reasonmed.agents.retries import backoff_delay, retry_after, retryable
 from reasonmed.agents.schemas import ParseFailure
 from reasonmed.prompts.render import RenderedPrompt, format_question_block
 from reasonmed.storage.call_record import CallRecord
@@ -48,9 +46,6 @@ __all__ = [
 
 Parser = Callable[[str], BaseModel | ParseFailure]
 
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 30.0
-RETRY_AFTER_MAX_S = 300.0  # a server asking for longer than this is treated as asking for this
 RESAMPLES = 2  # new samples after an empty or length-cut reply
 _SAMPLING_KEYS = ("temperature", "top_p", "max_tokens")
 _LENGTH_REASONS = frozenset({"length", "max_tokens", "max_output_tokens"})
@@ -97,43 +92,6 @@ def derive_seed(question_id: str, node: str, agent: str, alias: str, key: dict[s
     """A stable 31-bit seed from the request's identity (what it is for, not when it ran)."""
     material = json.dumps([question_id, node, agent, alias, key], sort_keys=True, default=str)
     return int.from_bytes(hashlib.sha256(material.encode("utf-8")).digest()[:4], "big") >> 1
-
-
-def _retryable(exc: BaseException) -> bool:
-    """Transport trouble worth another try; any other error would fail the same way again."""
-    if isinstance(exc, openai.APIConnectionError | TimeoutError):  # includes APITimeoutError
-        return True
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, openai.APIStatusError) or isinstance(status, int):
-        return status == 429 or (isinstance(status, int) and status >= 500)
-    return False
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    """Seconds the server asked us to wait, from retry-after-ms or retry-after, if any."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    try:
-        if (value := headers.get("retry-after-ms")) is not None:
-            return min(max(float(value) / 1000, 0.0), RETRY_AFTER_MAX_S)
-        if (value := headers.get("retry-after")) is not None:
-            try:
-                seconds = float(value)
-            except ValueError:
-                seconds = parsedate_to_datetime(value).timestamp() - time.time()
-            return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return None
-
-
-def backoff_delay(retry: int, exc: BaseException) -> float:
-    """Full-jitter exponential backoff, never shorter than the server's retry-after."""
-    delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry))
-    asked = _retry_after(exc)
-    return delay if asked is None else asked + delay * 0.1
 
 
 async def _invoke_within(
@@ -275,12 +233,12 @@ async def call_model(
                 except Exception as exc:  # every failure is recorded, then typed
                     error = redact(f"{type(exc).__name__}: {exc}", secrets)
                     if getattr(exc, "status_code", None) == 429:
-                        slot.throttled(_retry_after(exc))  # cuts the alias's cap, once a burst
-                    if _retryable(exc) and retries < spec.max_retries:
+                        slot.throttled(retry_after(exc))  # cuts the alias's cap, once a burst
+                    if retryable(exc) and retries < spec.max_retries:
                         await _sleep(backoff_delay(retries, exc))
                         retries += 1
                         # It slept out the server's Retry-After: the alias's pause need not hold it.
-                        waited = _retry_after(exc) is not None
+                        waited = retry_after(exc) is not None
                         continue
                     await record(
                         error=error,

@@ -1,0 +1,55 @@
+"""When a failed model request is worth another try, and how long to wait before it.
+
+Only transport trouble is retried (429, 5xx, connection errors, timeouts): any other error
+would fail the same way again. Waits are full-jitter exponential backoff, never shorter than
+what the server asked for in retry-after-ms / Retry-After.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from email.utils import parsedate_to_datetime
+
+import openai
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+RETRY_AFTER_MAX_S = 300.0  # a server asking for longer than this is treated as asking for this
+
+
+def retryable(exc: BaseException) -> bool:
+    """Transport trouble worth another try; any other error would fail the same way again."""
+    if isinstance(exc, openai.APIConnectionError | TimeoutError):  # includes APITimeoutError
+        return True
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, openai.APIStatusError) or isinstance(status, int):
+        return status == 429 or (isinstance(status, int) and status >= 500)
+    return False
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the server asked us to wait, from retry-after-ms or retry-after, if any."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        if (value := headers.get("retry-after-ms")) is not None:
+            return min(max(float(value) / 1000, 0.0), RETRY_AFTER_MAX_S)
+        if (value := headers.get("retry-after")) is not None:
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None
+
+
+def backoff_delay(retry: int, exc: BaseException) -> float:
+    """Full-jitter exponential backoff, never shorter than the server's retry-after."""
+    delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry))
+    asked = retry_after(exc)
+    return delay if asked is None else asked + delay * 0.1
