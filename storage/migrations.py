@@ -60,6 +60,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         "typed failures, call costs",
         _add_columns(schema.questions.c.failure, schema.llm_calls.c.cost),
     ),
+    (4, "evals and their items", _create(*schema.EVAL_TABLES)),
 ]
 
 

@@ -184,3 +184,36 @@ examples = Table(
 )
 
 BOOKKEEPING_TABLES = (runs, questions, llm_calls, examples)
+
+# Evaluations (migration 4): `reasonmed eval score` and `eval accuracy`. An eval records the
+# config (secrets only as env var names) and prompt hashes it ran with; each item's result is
+# stored as soon as it is known, so rerunning the same command continues without new calls.
+
+evals = Table(
+    "rm_evals",
+    metadata,
+    Column("eval_id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),  # score | accuracy
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("params", Json, nullable=False),  # what defines the eval (model, inputs, sample, seed)
+    Column("config", Json, nullable=False),
+    Column("config_hash", Text, nullable=False),
+    Column("prompt_hashes", Json, nullable=False),
+    Column("status", Text, nullable=False),  # running | complete | incomplete
+)
+
+eval_items = Table(
+    "rm_eval_items",
+    metadata,
+    Column("eval_id", Text, primary_key=True),
+    Column("item_id", Text, primary_key=True),
+    Column("position", Integer, nullable=False),  # order in the eval's input
+    Column("input", Json, nullable=False),
+    Column("result", Json, nullable=False),
+    Column("call_id", BigInteger),  # the deciding call in rm_llm_calls; None if never sent
+    Column("created_at", String(40), nullable=False),
+)
+Index("rm_eval_items_position_idx", eval_items.c.eval_id, eval_items.c.position)
+
+EVAL_TABLES = (evals, eval_items)

@@ -317,7 +317,7 @@ def test_migration_3_adds_failure_and_cost_to_a_version_2_database(db_url: str) 
     with db.connect(write=True) as conn:  # back to the version 2 layout
         conn.exec_driver_sql("ALTER TABLE rm_questions DROP COLUMN failure")
         conn.exec_driver_sql("ALTER TABLE rm_llm_calls DROP COLUMN cost")
-        conn.execute(schema_migrations.delete().where(schema_migrations.c.version == 3))
+        conn.execute(schema_migrations.delete().where(schema_migrations.c.version >= 3))
     db.close()
     db = Database.from_url(db_url)
     try:
