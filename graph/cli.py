@@ -16,14 +16,14 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
-from reasonmed.graph import cli_estimate, cli_inspect, cli_replay, cli_run, cli_step
+from reasonmed.graph import cli_estimate, cli_eval, cli_inspect, cli_replay, cli_run, cli_step
 from reasonmed.graph.cli_common import EXIT_CONFIG_CHANGED, EXIT_INPUT
 from reasonmed.graph.config import ConfigError
 from reasonmed.graph.runner import ConfigChangedError
 from reasonmed.storage.claims import RunBusyError
 from reasonmed.storage.questions import QuestionFileError
 
-COMMAND_MODULES = (cli_run, cli_step, cli_replay, cli_inspect, cli_estimate)
+COMMAND_MODULES = (cli_run, cli_step, cli_replay, cli_inspect, cli_estimate, cli_eval)
 
 
 def _parser() -> argparse.ArgumentParser:
