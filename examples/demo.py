@@ -6,6 +6,7 @@ examples/config.mock.yaml), then runs the real CLI exactly as a user would:
     reasonmed run examples/questions.jsonl --config examples/config.mock.yaml --db sqlite:///out/demo.db
     reasonmed status --run-id questions --db sqlite:///out/demo.db
     reasonmed export --run-id questions --variant reasonmed|cotmed|responsemed --out out/...
+    reasonmed eval report --run-id questions --db sqlite:///out/demo.db --out out/report
 
 Running it again continues the same run: finished questions are skipped and no model is called.
 """
@@ -21,6 +22,7 @@ from reasonmed.mockserver.process import MockServerProcess
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
 DB = f"sqlite:///{OUT / 'demo.db'}"
+REPORT = OUT / "report"
 QUESTIONS = ROOT / "examples" / "questions.jsonl"
 CONFIG = ROOT / "examples" / "config.mock.yaml"
 
@@ -56,9 +58,12 @@ def main() -> int:
                 != 0
             ):
                 return 1
+        if reasonmed("eval", "report", "--run-id", "questions", "--db", DB, "--out", str(REPORT)):
+            return 1
         calls = mock.stats()["requests"]
     print(f"\nmodel requests served by the mock endpoint in this demo: {calls}")
-    print(f"training data in {OUT}/train.*.jsonl; run `make demo` again: nothing is recomputed")
+    print(f"training data in {OUT}/train.*.jsonl, the run's report in {REPORT}/report.html")
+    print("run `make demo` again: nothing is recomputed")
     return 0
 
 
