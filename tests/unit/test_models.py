@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
+from openai import DefaultAioHttpClient
 
 from reasonmed.agents.models import (
     NO_KEY_PLACEHOLDER,
@@ -66,7 +68,9 @@ async def test_one_shared_client_pair_per_alias_across_sampling(env: None) -> No
         assert isinstance(a, ChatOpenAI) and isinstance(b, ChatOpenAI)
         assert isinstance(other, ChatOpenAI)
         assert a is not b
-        assert isinstance(a.http_async_client, httpx.AsyncClient)
+        # The async client (every pipeline call) is the SDK's aiohttp one, its pool the cap.
+        assert isinstance(a.http_async_client, DefaultAioHttpClient)
+        assert a.http_async_client._transport.limits.max_connections == 5
         assert a.http_async_client is b.http_async_client
         assert isinstance(a.http_client, httpx.Client)
         assert a.http_client is b.http_client
@@ -105,7 +109,7 @@ async def test_chat_openai_gets_the_spec_and_sampling(env: None) -> None:
         assert local.openai_api_key.get_secret_value() == NO_KEY_PLACEHOLDER
         assert local.extra_body is None
         assert local.http_async_client is not None
-        assert local.http_async_client.timeout == httpx.Timeout(120.0)
+        assert local.http_async_client.timeout == httpx2.Timeout(120.0)
 
 
 async def test_chat_model_for_uses_the_agent_sampling(env: None) -> None:
