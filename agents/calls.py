@@ -30,7 +30,8 @@ from reasonmed.storage.call_record import CallRecord
 from reasonmed.storage.question_model import Question
 
 if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
+    from langchain_core.language_models import LanguageModelInput
+    from langchain_core.runnables import Runnable
 
     from reasonmed.graph.context import PipelineContext
 
@@ -95,7 +96,9 @@ def derive_seed(question_id: str, node: str, agent: str, alias: str, key: dict[s
 
 
 async def _invoke_within(
-    chat: BaseChatModel, messages: list[BaseMessage], timeout_s: float
+    chat: Runnable[LanguageModelInput, BaseMessage],
+    messages: list[BaseMessage],
+    timeout_s: float,
 ) -> BaseMessage:
     """The reply, or TimeoutError once ``timeout_s`` has passed since the request was sent.
 

@@ -706,6 +706,7 @@ async def client_costs(base_url: str, k: int, concurrency: int) -> list[tuple[st
     import httpx
     import openai
     from langchain_core.messages import HumanMessage, SystemMessage
+    from langchain_openai import ChatOpenAI
 
     from reasonmed.agents.calls import question_block
     from reasonmed.prompts.render import render
@@ -756,6 +757,13 @@ async def client_costs(base_url: str, k: int, concurrency: int) -> list[tuple[st
             await sdk.chat.completions.create(**body)
 
         await measure("openai SDK over httpx", via_sdk)
+    async with openai.DefaultAioHttpClient() as client:
+        sdk = openai.AsyncOpenAI(base_url=base_url, api_key="x", http_client=client, max_retries=0)
+
+        async def via_sdk_aiohttp() -> None:
+            await sdk.chat.completions.create(**body)
+
+        await measure("openai SDK over aiohttp", via_sdk_aiohttp)
     models = ModelRegistry(config)
     try:
         chat = models.chat_model("qwen72b", temperature=0.7, top_p=0.9, max_tokens=8192)
@@ -769,8 +777,13 @@ async def client_costs(base_url: str, k: int, concurrency: int) -> list[tuple[st
             )
             await seeded.ainvoke(lc_messages)
 
+        async def via_langchain_copied() -> None:
+            assert isinstance(chat, ChatOpenAI)
+            await chat.model_copy(update={"seed": 1}).ainvoke(lc_messages)
+
         await measure("ChatOpenAI (ModelRegistry)", via_langchain)
-        await measure("ChatOpenAI + per-call seed copy", via_langchain_seeded)
+        await measure("ChatOpenAI + per-call seed (registry: bind)", via_langchain_seeded)
+        await measure("ChatOpenAI + per-call seed as a model copy", via_langchain_copied)
     finally:
         await models.aclose()
     return out
@@ -863,9 +876,13 @@ def section_tracemalloc(args: argparse.Namespace, tmp: Path) -> list[tuple[str, 
         print(f"  {d.size_diff / 1024:+9.1f} KiB {d.count_diff:+7d} blocks")
         for line in d.traceback.format(limit=6, most_recent_first=True):
             print(f"      {line}")
-    per_q = grown / (n - marks[0])
+    per_q = grown / (marks[-1] - marks[0])
     return [
-        (f"tracemalloc growth {marks[0]}->{n}", f"{grown / 2**20:.2f} MB ({per_q:.0f} B/q)", "")
+        (
+            f"tracemalloc growth {marks[0]}->{marks[-1]}",
+            f"{grown / 2**20:.2f} MB ({per_q:.0f} B/q)",
+            "",
+        )
     ]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
+from langchain_core.runnables import RunnableBinding
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from openai import DefaultAioHttpClient
 
@@ -63,7 +64,9 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_one_shared_client_pair_per_alias_across_sampling(env: None) -> None:
     async with ModelRegistry(make_config()) as registry:
         a = registry.chat_model("cloud", temperature=0.7, top_p=0.9, max_tokens=100)
-        b = registry.chat_model("cloud", temperature=1.0, top_p=None, max_tokens=None, seed=3)
+        seeded = registry.chat_model("cloud", temperature=1.0, top_p=None, max_tokens=None, seed=3)
+        assert isinstance(seeded, RunnableBinding)
+        b = seeded.bound
         other = registry.chat_model("local", temperature=0.7, top_p=0.9, max_tokens=100)
         assert isinstance(a, ChatOpenAI) and isinstance(b, ChatOpenAI)
         assert isinstance(other, ChatOpenAI)
@@ -85,18 +88,21 @@ async def test_chat_models_are_cached_per_sampling(env: None) -> None:
         seeded = registry.chat_model("cloud", temperature=0.7, top_p=0.9, max_tokens=100, seed=11)
         assert first is again
         assert hotter is not first
-        assert isinstance(first, ChatOpenAI) and isinstance(seeded, ChatOpenAI)
-        assert (first.seed, seeded.seed) == (None, 11)
-        assert seeded.root_async_client is first.root_async_client  # nothing rebuilt
+        assert isinstance(first, ChatOpenAI) and first.seed is None
+        # A seed is a call argument bound to the cached model itself: nothing is rebuilt.
+        assert isinstance(seeded, RunnableBinding)
+        assert seeded.bound is first and seeded.kwargs == {"seed": 11}
 
 
 async def test_chat_openai_gets_the_spec_and_sampling(env: None) -> None:
     config = make_config(cloud={"extra_body": {"top_k": 20}, "timeout_s": 33.0})
     async with ModelRegistry(config) as registry:
-        model = registry.chat_model("cloud", temperature=0.8, top_p=0.9, max_tokens=256, seed=5)
+        seeded = registry.chat_model("cloud", temperature=0.8, top_p=0.9, max_tokens=256, seed=5)
+        assert isinstance(seeded, RunnableBinding) and seeded.kwargs == {"seed": 5}
+        model = seeded.bound
         assert isinstance(model, ChatOpenAI)
         assert model.model_name == "gpt-4o"
-        assert (model.temperature, model.top_p, model.max_tokens, model.seed) == (0.8, 0.9, 256, 5)
+        assert (model.temperature, model.top_p, model.max_tokens) == (0.8, 0.9, 256)
         assert model.max_retries == 0
         assert model.request_timeout == 33.0
         assert model.extra_body == {"top_k": 20}
@@ -274,6 +280,7 @@ class _SlowChatServer:
         self.in_flight = 0
         self.peak = 0
         self.auth: list[str | None] = []
+        self.bodies: list[dict[str, Any]] = []
         lock = threading.Lock()
         server = self
 
@@ -284,6 +291,7 @@ class _SlowChatServer:
                     server.in_flight += 1
                     server.peak = max(server.peak, server.in_flight)
                     server.auth.append(self.headers.get("Authorization"))
+                    server.bodies.append(body)
                 time.sleep(delay_s)
                 with lock:
                     server.in_flight -= 1
@@ -353,3 +361,23 @@ def test_example_configs_build_registries(monkeypatch: pytest.MonkeyPatch) -> No
         ModelRegistry(openai_config, environ={})
     registry = ModelRegistry(openai_config, environ={"OPENAI_API_KEY": SECRET})
     assert registry.secrets() == [SECRET]
+
+
+async def test_seed_and_sampling_reach_the_request_body(
+    slow_server: _SlowChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REASONMED_TEST_KEY", SECRET)
+    config = make_config(cloud={"base_url": slow_server.url, "timeout_s": 30.0})
+    async with ModelRegistry(config) as registry:
+        for seed in (7, None, 8):
+            chat = registry.chat_model(
+                "cloud", temperature=0.9, top_p=0.5, max_tokens=12, seed=seed
+            )
+            await chat.ainvoke("hi")
+    # max_tokens goes out as max_completion_tokens, the name OpenAI's API now uses.
+    bodies = slow_server.bodies
+    sent = [
+        (b.get("seed"), b["temperature"], b["top_p"], b["max_completion_tokens"]) for b in bodies
+    ]
+    # Each call carries its own seed (a bound seed does not stick to the shared model).
+    assert sent == [(7, 0.9, 0.5, 12), (None, 0.9, 0.5, 12), (8, 0.9, 0.5, 12)]
