@@ -24,6 +24,7 @@ from reasonmed.evals.session import (
     close_eval,
     eval_context,
     open_eval,
+    report_head,
     resolve_config,
     run_bounded,
 )
@@ -164,15 +165,7 @@ def accuracy_report(
     alias = row.params.get("model")
     total = int(row.params.get("questions", len(answers)))
     return {
-        "schema": "reasonmed.eval.accuracy/1",
-        "eval_id": row.eval_id,
-        "kind": row.kind,
-        "status": row.status,
-        "params": row.params,
-        "model": {
-            "alias": alias,
-            "model": row.config.get("models", {}).get(alias, {}).get("model"),
-        },
+        **report_head(row, "reasonmed.eval.accuracy/1", "model", alias),
         "questions": total,
         "answered": len(answers),
         "pending": max(0, total - len(answers)),

@@ -28,6 +28,7 @@ from reasonmed.evals.session import (
     close_eval,
     eval_context,
     open_eval,
+    report_head,
     resolve_config,
     run_bounded,
 )
@@ -211,15 +212,7 @@ def score_report(
     sampled = int(row.params.get("sampled", len(results)))
     alias = (row.config.get("agents", {}).get("judge") or {}).get("model")
     return {
-        "schema": "reasonmed.eval.score/1",
-        "eval_id": row.eval_id,
-        "kind": row.kind,
-        "status": row.status,
-        "params": row.params,
-        "judge": {
-            "alias": alias,
-            "model": row.config.get("models", {}).get(alias, {}).get("model"),
-        },
+        **report_head(row, "reasonmed.eval.score/1", "judge", alias),
         "sampled": sampled,
         "n": len(results),
         "pending": max(0, sampled - len(results)),

@@ -184,3 +184,19 @@ def close_eval(
     report = make_report(row, store.items(eval_id), call_totals(db, eval_id))
     report["failures"] = failures
     return report
+
+
+def report_head(row: EvalRow, schema: str, role: str, alias: str | None) -> dict[str, Any]:
+    """The fields every eval report starts with: what it is, its state, and the model it asked.
+
+    The model's name comes from the stored config, so the report says what actually ran.
+    """
+    model = row.config.get("models", {}).get(alias, {}).get("model") if alias else None
+    return {
+        "schema": schema,
+        "eval_id": row.eval_id,
+        "kind": row.kind,
+        "status": row.status,
+        "params": row.params,
+        role: {"alias": alias, "model": model},
+    }
