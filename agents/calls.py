@@ -63,11 +63,13 @@ _sleep = asyncio.sleep  # patched in tests so backoff costs no wall time
 
 @dataclass(frozen=True)
 class CallOutcome:
-    """What an agent needs from a call: the log row's id, the reply and its parse."""
+    """What an agent needs from a call: the log row's id, the reply, its parse, and which
+    attempt (0-based) of the request it was, so a caller re-asking knows how many it took."""
 
     call_id: int
     reply: str
     parsed: BaseModel | ParseFailure | None
+    attempt: int = 0
 
 
 class ModelCallError(RuntimeError):
@@ -280,7 +282,7 @@ async def call_model(
             },
         )
         if not discarded:
-            return CallOutcome(call_id=call_id, reply=reply, parsed=parsed)
+            return CallOutcome(call_id=call_id, reply=reply, parsed=parsed, attempt=attempt)
     raise AssertionError("unreachable: the last sample is always accepted")
 
 

@@ -78,12 +78,12 @@ from reasonmed.graph.builder import build_graph
 from reasonmed.graph.config import load_config
 from reasonmed.graph.context import PipelineContext
 from reasonmed.graph.runner import RunRequest, run_pipeline
+from reasonmed.graph.session import store_outcome
 from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.prompts import template_hashes
 from reasonmed.storage.call_record import CallRecord
 from reasonmed.storage.calls import CallLog
 from reasonmed.storage.db import Database
-from reasonmed.storage.examples import examples_from_state
 from reasonmed.storage.questions import iter_questions, validate_question_file
 from reasonmed.storage.runs import RunStore
 
@@ -275,19 +275,8 @@ async def run_without_checkpointer(
                 },
                 context=ctx,
             )
-            outcome = state["outcome"]
-            done = outcome["status"] == "done"
-            examples = examples_from_state(run_id, question, state) if done else []
             if store is not None:
-                await store.afinish_question(
-                    run_id,
-                    question.id,
-                    status=outcome["status"],
-                    tier=state.get("tier"),
-                    errors=state.get("errors"),
-                    reason=outcome.get("reason", ""),
-                    examples=examples,
-                )
+                await store_outcome(store, run_id, question, state)
 
     try:
         workers = [asyncio.create_task(worker()) for _ in range(concurrency)]

@@ -17,16 +17,16 @@ from typing import Any
 
 from reasonmed.agents.answers import extract_answer
 from reasonmed.agents.calls import call_model, question_block
+from reasonmed.agents.schemas import AnswerExtraction
 from reasonmed.evals.results import ExamAnswer
 from reasonmed.evals.sampling import population_fingerprint
 from reasonmed.evals.session import (
     EvalDefinition,
     close_eval,
-    eval_context,
     open_eval,
     report_head,
     resolve_config,
-    run_bounded,
+    run_items,
 )
 from reasonmed.evals.stats import proportion
 from reasonmed.graph.context import PipelineContext
@@ -77,7 +77,8 @@ async def answer_question(
         prompt=prompt,
         parse=lambda reply: extract_answer(reply, question.options),
     )
-    extraction = extract_answer(outcome.reply, question.options)
+    extraction = outcome.parsed
+    assert isinstance(extraction, AnswerExtraction)  # the extractor reads any reply, never fails
     answer = ExamAnswer(
         source=question.source,
         gold=question.answer,
@@ -116,24 +117,28 @@ async def run_accuracy(request: AccuracyRequest) -> dict[str, Any]:
         open_eval(db, EvalDefinition(eval_id, "accuracy", params, "examinee"), config)
         done = store.done_ids(eval_id)
         todo = [(pos, q) for pos, q in enumerate(questions) if q.id not in done]
-        failures: list[str] = []
-        if todo:
-            async with eval_context(db, eval_id, config, use_cache=request.use_cache) as ctx:
 
-                async def work(item: tuple[int, Question]) -> None:
-                    position, question = item
-                    answer, call_id = await answer_question(ctx, request, question)
-                    await store.aadd_item(
-                        eval_id,
-                        question.id,
-                        position,
-                        input={"question": question.model_dump()},
-                        result=answer.model_dump(mode="json"),
-                        call_id=call_id,
-                    )
+        async def work(ctx: PipelineContext, item: tuple[int, Question]) -> None:
+            position, question = item
+            answer, call_id = await answer_question(ctx, request, question)
+            await store.aadd_item(
+                eval_id,
+                question.id,
+                position,
+                input={"question": question.model_dump()},
+                result=answer.model_dump(mode="json"),
+                call_id=call_id,
+            )
 
-                concurrency = request.concurrency or config.pipeline.concurrency
-                failures = await run_bounded(todo, work, concurrency)
+        failures = await run_items(
+            db,
+            eval_id,
+            config,
+            todo,
+            work,
+            concurrency=request.concurrency,
+            use_cache=request.use_cache,
+        )
         return close_eval(db, eval_id, len(questions), failures, accuracy_report)
     finally:
         await db.aclose()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reasonmed.agents.calls import call_model
+from reasonmed.agents.calls import call_until_parsed
 from reasonmed.agents.parsing import parse_judge_score
 from reasonmed.agents.schemas import JudgeScore, ParseFailure
 from reasonmed.evals.checks import BLOCKING, DEFAULT_MAX_CHARS, FLAGS, check_response
@@ -26,11 +26,10 @@ from reasonmed.evals.score_items import Sample, ScoreItem, sample_file, sample_r
 from reasonmed.evals.session import (
     EvalDefinition,
     close_eval,
-    eval_context,
     open_eval,
     report_head,
     resolve_config,
-    run_bounded,
+    run_items,
 )
 from reasonmed.evals.stats import summarize_scores
 from reasonmed.graph.config import ConfigError, JudgeAgent, RunConfig
@@ -106,39 +105,35 @@ async def judge_item(
     }
     if check.blocked:
         return JudgedItem(**base), None
-    prompt = render("judge", instruction=item.judge_instruction(), response=item.output)
     attempts = max(1, judge.parse_attempts)
-    parsed: Any = None
-    call_id: int | None = None
-    for attempt in range(attempts):
-        outcome = await call_model(
-            ctx,
-            question_id=item.item_id,
-            node=NODE,
-            agent="judge",
-            alias=judge.model,
-            sampling=judge.sampling(),
-            prompt=prompt,
-            attempt=attempt,
-            parse=parse_judge_score,
-        )
-        parsed, call_id = outcome.parsed, outcome.call_id
-        if isinstance(parsed, JudgeScore):
-            return JudgedItem(
-                **base,
-                score=parsed.score,
-                justification=parsed.justification,
-                judge_replies=attempt + 1,
-                unparseable_replies=attempt,
-            ), call_id
+    outcome = await call_until_parsed(
+        ctx,
+        question_id=item.item_id,
+        node=NODE,
+        agent="judge",
+        alias=judge.model,
+        sampling=judge.sampling(),
+        prompt=render("judge", instruction=item.judge_instruction(), response=item.output),
+        parse=parse_judge_score,
+        max_attempts=attempts,
+    )
+    parsed, replies = outcome.parsed, outcome.attempt + 1
+    if isinstance(parsed, JudgeScore):
+        return JudgedItem(
+            **base,
+            score=parsed.score,
+            justification=parsed.justification,
+            judge_replies=replies,
+            unparseable_replies=replies - 1,
+        ), outcome.call_id
     failure = (
         parsed
         if isinstance(parsed, ParseFailure)
         else ParseFailure(kind="empty", detail="no judge reply was parsed")
     )
     return JudgedItem(
-        **base, failure=failure, judge_replies=attempts, unparseable_replies=attempts
-    ), call_id
+        **base, failure=failure, judge_replies=replies, unparseable_replies=replies
+    ), outcome.call_id
 
 
 def _sample(db: Database, request: ScoreRequest) -> tuple[Sample, dict[str, Any]]:
@@ -174,23 +169,27 @@ async def run_score(request: ScoreRequest) -> dict[str, Any]:
         open_eval(db, EvalDefinition(eval_id, "score", params, "judge"), config)
         done = store.done_ids(eval_id)
         todo = [item for item in sample.items if item.item_id not in done]
-        failures: list[str] = []
-        if todo:
-            async with eval_context(db, eval_id, config, use_cache=request.use_cache) as ctx:
 
-                async def work(item: ScoreItem) -> None:
-                    result, call_id = await judge_item(ctx, judge, item, request.max_chars)
-                    await store.aadd_item(
-                        eval_id,
-                        item.item_id,
-                        item.position,
-                        input=item.stored_input(),
-                        result=result.stored(),
-                        call_id=call_id,
-                    )
+        async def work(ctx: PipelineContext, item: ScoreItem) -> None:
+            result, call_id = await judge_item(ctx, judge, item, request.max_chars)
+            await store.aadd_item(
+                eval_id,
+                item.item_id,
+                item.position,
+                input=item.stored_input(),
+                result=result.stored(),
+                call_id=call_id,
+            )
 
-                concurrency = request.concurrency or config.pipeline.concurrency
-                failures = await run_bounded(todo, work, concurrency)
+        failures = await run_items(
+            db,
+            eval_id,
+            config,
+            todo,
+            work,
+            concurrency=request.concurrency,
+            use_cache=request.use_cache,
+        )
         return close_eval(db, eval_id, len(sample.items), failures, score_report)
     finally:
         await db.aclose()

@@ -18,6 +18,7 @@ from reasonmed.agents.calls import ModelCallError
 from reasonmed.agents.models import ModelRegistry
 from reasonmed.graph.config import RunConfig, config_from_dict, diff_configs, load_config
 from reasonmed.graph.context import PipelineContext
+from reasonmed.graph.session import ConfigChangedError
 from reasonmed.prompts import template_hashes
 from reasonmed.storage.calls import USAGE_SUMS, CallLog
 from reasonmed.storage.db import Database
@@ -30,17 +31,16 @@ T = TypeVar("T")
 INFO_KEYS = frozenset({"input_path"})
 
 
-class EvalConfigChangedError(RuntimeError):
+class EvalConfigChangedError(ConfigChangedError):
     """The config (or the prompt) differs from the one the eval was started with."""
 
+    ADVICE = (
+        "its results so far were produced with the stored one; rerun with that config, "
+        "or start a new eval with --eval-id"
+    )
+
     def __init__(self, eval_id: str, differences: list[str]) -> None:
-        self.differences = differences
-        listing = "\n".join(f"  {d}" for d in differences)
-        super().__init__(
-            f"eval {eval_id!r} was started with a different config:\n{listing}\n"
-            "its results so far were produced with the stored one; rerun with that config, "
-            "or start a new eval with --eval-id"
-        )
+        super().__init__(eval_id, differences, subject="eval")
 
 
 class EvalMismatchError(ValueError):
@@ -155,6 +155,31 @@ async def run_bounded(
 
     await asyncio.gather(*(one(item) for item in items))
     return failures
+
+
+async def run_items(
+    db: Database,
+    eval_id: str,
+    config: RunConfig,
+    items: Sequence[T],
+    work: Callable[[PipelineContext, T], Awaitable[None]],
+    *,
+    concurrency: int | None,
+    use_cache: bool,
+) -> list[str]:
+    """Run `work` on every item in one call context; return transport failures.
+
+    With nothing left to do no context is opened, so a finished eval reports without needing
+    its model's API key. Concurrency defaults to the config's `pipeline.concurrency`.
+    """
+    if not items:
+        return []
+    async with eval_context(db, eval_id, config, use_cache=use_cache) as ctx:
+        return await run_bounded(
+            items,
+            lambda item: work(ctx, item),
+            concurrency or config.pipeline.concurrency,
+        )
 
 
 def call_totals(db: Database, eval_id: str) -> dict[str, Any]:

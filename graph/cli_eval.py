@@ -19,7 +19,6 @@ from rich.console import Console
 from reasonmed.evals.checks import DEFAULT_MAX_CHARS
 from reasonmed.graph import cli_eval_report
 from reasonmed.graph.cli_common import (
-    EXIT_CONFIG_CHANGED,
     EXIT_FAILED,
     EXIT_OK,
     add_db,
@@ -117,15 +116,8 @@ def _execute(
     console: Console,
     render: Any,
 ) -> int:
-    """Run the eval to its end and print its report; a changed config is exit code 3."""
-    from reasonmed.evals.session import EvalConfigChangedError
-
-    try:
-        report = asyncio.run(job)
-    except EvalConfigChangedError as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        return EXIT_CONFIG_CHANGED
-    return _finish(report, args, console, render)
+    """Run the eval to its end and print its report (a changed config is `main`'s exit 3)."""
+    return _finish(asyncio.run(job), args, console, render)
 
 
 def cmd_score(args: argparse.Namespace, console: Console) -> int:

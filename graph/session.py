@@ -30,15 +30,21 @@ RECURSION_LIMIT = 100
 
 
 class ConfigChangedError(RuntimeError):
-    """The config differs from the one the run was started with."""
+    """The config differs from the one a run (or, as a subclass, an eval) was started with.
 
-    def __init__(self, run_id: str, differences: list[str]) -> None:
+    The CLI turns any of them into exit code 3 with this message.
+    """
+
+    ADVICE = (
+        "re-run with --accept-config-change to continue unfinished questions with the new "
+        "config (finished questions stay as they are)"
+    )
+
+    def __init__(self, run_id: str, differences: list[str], *, subject: str = "run") -> None:
         self.differences = differences
         listing = "\n".join(f"  {d}" for d in differences)
         super().__init__(
-            f"run {run_id!r} was started with a different config:\n{listing}\n"
-            "re-run with --accept-config-change to continue unfinished questions with the new "
-            "config (finished questions stay as they are)"
+            f"{subject} {run_id!r} was started with a different config:\n{listing}\n{self.ADVICE}"
         )
 
 
@@ -111,28 +117,39 @@ class Session:
         }
 
     async def record_outcome(self, question: Question, state: dict[str, Any]) -> dict[str, Any]:
-        """Store a finished thread's outcome and examples on the question's row."""
-        outcome = state.get("outcome")
-        if not outcome:  # never guess: a failed question is retried by the next run
-            raise RuntimeError("the graph stopped without an outcome")
-        done = outcome["status"] == "done"
-        examples = examples_from_state(self.run_id, question, state) if done else []
-        await self.store.afinish_question(
-            self.run_id,
-            question.id,
-            status=outcome["status"],
-            tier=state.get("tier"),
-            errors=state.get("errors"),
-            reason=outcome.get("reason", ""),
-            examples=examples,
-        )
+        """Store a finished thread's outcome and examples, then compact its checkpoints."""
+        summary = await store_outcome(self.store, self.run_id, question, state)
         await self.saver.acompact([thread_id_for(self.run_id, question.id)])
-        return {
-            "status": outcome["status"],
-            "tier": state.get("tier"),
-            "examples": len(examples),
-            "reason": outcome.get("reason", ""),
-        }
+        return summary
+
+
+async def store_outcome(
+    store: RunStore, run_id: str, question: Question, state: dict[str, Any]
+) -> dict[str, Any]:
+    """Store a finished graph state's outcome and examples on the question's row; a summary.
+
+    Shared by the runner and the no-checkpointer benchmark, so both do the same bookkeeping.
+    """
+    outcome = state.get("outcome")
+    if not outcome:  # never guess: a failed question is retried by the next run
+        raise RuntimeError("the graph stopped without an outcome")
+    done = outcome["status"] == "done"
+    examples = examples_from_state(run_id, question, state) if done else []
+    await store.afinish_question(
+        run_id,
+        question.id,
+        status=outcome["status"],
+        tier=state.get("tier"),
+        errors=state.get("errors"),
+        reason=outcome.get("reason", ""),
+        examples=examples,
+    )
+    return {
+        "status": outcome["status"],
+        "tier": state.get("tier"),
+        "examples": len(examples),
+        "reason": outcome.get("reason", ""),
+    }
 
 
 @asynccontextmanager
