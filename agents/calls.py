@@ -30,9 +30,7 @@ from reasonmed.storage.call_record import CallRecord
 from reasonmed.storage.question_model import Question
 
 if TYPE_CHECKING:
-    from langchain_core.language_models import LanguageModelInput
-    from langchain_core.runnables import Runnable
-
+    from reasonmed.agents.models import Caller
     from reasonmed.graph.context import PipelineContext
 
 __all__ = [
@@ -98,9 +96,7 @@ def derive_seed(question_id: str, node: str, agent: str, alias: str, key: dict[s
 
 
 async def _invoke_within(
-    chat: Runnable[LanguageModelInput, BaseMessage],
-    messages: list[BaseMessage],
-    timeout_s: float,
+    send: Caller, messages: list[BaseMessage], timeout_s: float
 ) -> BaseMessage:
     """The reply, or TimeoutError once ``timeout_s`` has passed since the request was sent.
 
@@ -110,7 +106,7 @@ async def _invoke_within(
     deadline = asyncio.timeout(timeout_s)
     try:
         async with deadline:
-            return await chat.ainvoke(messages)
+            return await send(messages)
     except TimeoutError:
         if deadline.expired():
             raise TimeoutError(f"timed out: no complete reply in timeout_s={timeout_s:g}") from None
@@ -224,7 +220,7 @@ async def call_model(
             reply, finish, usage = cached.reply or "", cached.finish_reason, {}
             retries, latency_ms, hit = 0, 0.0, {"cached_from": cached_id(cached)}
         else:
-            chat = ctx.models.chat_model(alias, seed=seed, **params)
+            send = ctx.models.caller(alias, seed=seed, **params)
             retries, waited = 0, False
             while True:
                 requests += 1
@@ -232,7 +228,7 @@ async def call_model(
                 slot = ctx.limit(alias).slot(waited=waited)
                 try:
                     async with slot:
-                        message = await _invoke_within(chat, messages, spec.timeout_s)
+                        message = await _invoke_within(send, messages, spec.timeout_s)
                     slot.succeeded()
                     break
                 except Exception as exc:  # every failure is recorded, then typed

@@ -11,7 +11,8 @@ connection on each request) and 1.7 ms over aiohttp (benchmarks/bench_pipeline.p
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import httpx
@@ -22,16 +23,21 @@ from langchain_core.runnables import Runnable
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from openai import DefaultAioHttpClient
 
+from reasonmed.agents.wire_client import WireChat, WirePool
 from reasonmed.graph.config import ConfigError, ModelSpec, RunConfig, SingleModelAgent
 
-__all__ = ["NO_KEY_PLACEHOLDER", "MissingCredentialError", "ModelRegistry", "redact"]
+__all__ = ["NO_KEY_PLACEHOLDER", "Caller", "MissingCredentialError", "ModelRegistry", "redact"]
 
 NO_KEY_PLACEHOLDER = "not-needed"
 """Sent as the key to a keyless local server (vLLM, Ollama, LM Studio, the mock endpoint)."""
 
 REDACTED = "[REDACTED]"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 _SamplingKey = tuple[str, float | None, float | None, int | None]
+
+Caller = Callable[[list[BaseMessage]], Awaitable[BaseMessage]]
+"""One request: messages in, the reply message out (what call_model awaits)."""
 
 
 class MissingCredentialError(ConfigError):
@@ -93,6 +99,7 @@ class ModelRegistry:
                 raise ConfigError([f"models.{alias}.provider: {exc}" for alias in others]) from None
         self._async_clients: dict[str, Any] = {}
         self._sync_clients: dict[str, httpx.Client] = {}
+        self._wire_pools: dict[str, WirePool] = {}
         self._models: dict[_SamplingKey, BaseChatModel] = {}
 
     @property
@@ -136,9 +143,28 @@ class ModelRegistry:
             self._models[key] = model
         if seed is None:
             return model
-        if isinstance(model, ChatOpenAI):  # AzureChatOpenAI included
+        if isinstance(model, ChatOpenAI | WireChat):  # AzureChatOpenAI included
             return model.bind(seed=seed)
         return self._build(alias, spec, temperature, top_p, max_tokens, seed=seed)
+
+    def caller(
+        self,
+        alias: str,
+        *,
+        temperature: float | None,
+        top_p: float | None,
+        max_tokens: int | None,
+        seed: int | None = None,
+    ) -> Caller:
+        """What the pipeline awaits for one request: ``chat_model(...).ainvoke``, except for a
+        ``client: http`` alias, whose ``acomplete`` is called directly (no LangChain callbacks:
+        that is most of what the lean client saves)."""
+        sampling = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
+        if self.spec(alias).client == "http":
+            model = self.chat_model(alias, **sampling)
+            assert isinstance(model, WireChat)
+            return model.acomplete if seed is None else partial(model.acomplete, seed=seed)
+        return self.chat_model(alias, seed=seed, **sampling).ainvoke
 
     def chat_model_for(
         self, agent: SingleModelAgent, *, seed: int | None = None
@@ -182,6 +208,18 @@ class ModelRegistry:
             "max_tokens": max_tokens,
             "seed": seed,
         }
+        if spec.client == "http":
+            if alias not in self._wire_pools:
+                self._wire_pools[alias] = WirePool(spec.max_concurrency, spec.timeout_s)
+            assert spec.base_url is not None or key is not None
+            return WireChat(
+                pool=self._wire_pools[alias],
+                model=spec.model,
+                base_url=spec.base_url or OPENAI_BASE_URL,
+                api_key=key,
+                **sampling,
+                extra_body=spec.extra_body or None,
+            )
         if spec.provider in ("openai", "azure"):
             async_client, sync_client = self._http_clients(alias, spec)
             common: dict[str, Any] = {
@@ -215,7 +253,10 @@ class ModelRegistry:
     async def aclose(self) -> None:
         """Close the shared HTTP clients; later calls to chat_model start fresh ones."""
         async_clients, sync_clients = self._async_clients, self._sync_clients
+        wire_pools, self._wire_pools = self._wire_pools, {}
         self._models, self._async_clients, self._sync_clients = {}, {}, {}
+        for pool in wire_pools.values():
+            await pool.aclose()
         for sync_client in sync_clients.values():
             sync_client.close()
         for async_client in async_clients.values():

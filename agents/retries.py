@@ -13,6 +13,8 @@ from email.utils import parsedate_to_datetime
 
 import openai
 
+from reasonmed.agents.wire_client import EndpointConnectionError, EndpointResponseError
+
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
 RETRY_AFTER_MAX_S = 300.0  # a server asking for longer than this is treated as asking for this
@@ -20,7 +22,10 @@ RETRY_AFTER_MAX_S = 300.0  # a server asking for longer than this is treated as 
 
 def retryable(exc: BaseException) -> bool:
     """Transport trouble worth another try; any other error would fail the same way again."""
-    if isinstance(exc, openai.APIConnectionError | TimeoutError):  # includes APITimeoutError
+    transport = (openai.APIConnectionError, TimeoutError, EndpointConnectionError)
+    if isinstance(exc, transport):  # includes APITimeoutError
+        return True
+    if isinstance(exc, EndpointResponseError):  # a 2xx that is not a completion: a proxy's page
         return True
     status = getattr(exc, "status_code", None)
     if isinstance(exc, openai.APIStatusError) or isinstance(status, int):
@@ -30,8 +35,9 @@ def retryable(exc: BaseException) -> bool:
 
 def retry_after(exc: BaseException) -> float | None:
     """Seconds the server asked us to wait, from retry-after-ms or retry-after, if any."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
+    headers = getattr(exc, "headers", None)  # wire_client errors carry them directly
+    if headers is None:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
     if headers is None:
         return None
     try:

@@ -17,9 +17,15 @@ from reasonmed.agents.models import redact
 _KINDS = (
     (("RateLimitError",), "rate_limited"),
     (("APITimeoutError", "TimeoutError", "ReadTimeout", "ConnectTimeout"), "timeout"),
-    (("InternalServerError", "ServiceUnavailableError"), "server_error"),
+    (("InternalServerError", "ServiceUnavailableError", "EndpointResponseError"), "server_error"),
     (
-        ("APIConnectionError", "ConnectError", "ConnectionError", "RemoteProtocolError"),
+        (
+            "APIConnectionError",
+            "ConnectError",
+            "ConnectionError",
+            "RemoteProtocolError",
+            "EndpointConnectionError",
+        ),
         "connection",
     ),
     (("AuthenticationError", "PermissionDeniedError"), "auth"),

@@ -23,11 +23,13 @@ def faulty() -> Iterator[MockServerProcess]:
         yield server
 
 
-def test_every_question_ends_final_or_with_a_typed_reason(db_url, faulty) -> None:
+@pytest.mark.parametrize("client", ["sdk", "http"])
+def test_every_question_ends_final_or_with_a_typed_reason(db_url, faulty, client) -> None:
     sets = [a for o in mock_overrides(faulty.base_url) for a in ("--set", o)]
     # Few retries, so some questions do fail and the failure path is exercised too.
     aliases = ("qwen72b", "huatuo70b", "r1distill70b", "gpt4o", "o1mini", "gpt4omini")
     sets += [a for alias in aliases for a in ("--set", f"models.{alias}.max_retries=1")]
+    sets += [a for alias in aliases for a in ("--set", f"models.{alias}.client={client}")]
     command = ["run", str(QUESTIONS), "--config", str(MOCK_CONFIG), "--db", db_url,
                "--run-id", RUN, "--concurrency", "16", *sets]  # fmt: skip
     first = reasonmed(*command)

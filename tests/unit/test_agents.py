@@ -99,6 +99,9 @@ class FakeRegistry:
         self.sampling.append(sampling)
         return FakeChat(registry=self, alias=alias, seed=seed)
 
+    def caller(self, alias: str, *, seed: int | None = None, **sampling: Any) -> Any:
+        return self.chat_model(alias, seed=seed, **sampling).ainvoke
+
 
 @dataclass
 class Recorder:

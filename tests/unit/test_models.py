@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-import threading
-import time
 import types
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +23,7 @@ from reasonmed.agents.models import (
     redact,
 )
 from reasonmed.graph.config import ConfigError, RunConfig, config_from_dict, load_config
+from tests.support.chat_server import LocalChatServer, serving
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET = "distinctive-secret-value-7f3a9c"
@@ -273,69 +270,14 @@ async def test_aclose_closes_the_shared_clients(env: None) -> None:
     await registry.aclose()
 
 
-class _SlowChatServer:
-    """A local OpenAI-style endpoint that counts the requests it is serving at once."""
-
-    def __init__(self, delay_s: float) -> None:
-        self.in_flight = 0
-        self.peak = 0
-        self.auth: list[str | None] = []
-        self.bodies: list[dict[str, Any]] = []
-        lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with lock:
-                    server.in_flight += 1
-                    server.peak = max(server.peak, server.in_flight)
-                    server.auth.append(self.headers.get("Authorization"))
-                    server.bodies.append(body)
-                time.sleep(delay_s)
-                with lock:
-                    server.in_flight -= 1
-                reply = {
-                    "id": "x",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": "ok"},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-
 @pytest.fixture
-def slow_server() -> Iterator[_SlowChatServer]:
-    server = _SlowChatServer(delay_s=0.2)
-    thread = threading.Thread(target=server.httpd.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+def slow_server() -> Iterator[LocalChatServer]:
+    with serving(LocalChatServer(delay_s=0.2)) as server:
+        yield server
 
 
 async def test_the_pool_caps_requests_in_flight_at_max_concurrency(
-    slow_server: _SlowChatServer, monkeypatch: pytest.MonkeyPatch
+    slow_server: LocalChatServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REASONMED_TEST_KEY", SECRET)
     config = make_config(
@@ -364,7 +306,7 @@ def test_example_configs_build_registries(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 async def test_seed_and_sampling_reach_the_request_body(
-    slow_server: _SlowChatServer, monkeypatch: pytest.MonkeyPatch
+    slow_server: LocalChatServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REASONMED_TEST_KEY", SECRET)
     config = make_config(cloud={"base_url": slow_server.url, "timeout_s": 30.0})
