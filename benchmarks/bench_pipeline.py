@@ -105,9 +105,19 @@ def aliases() -> dict[str, dict[str, Any]]:
     return yaml.safe_load(CONFIG.read_text())["models"]
 
 
+MODEL_CLIENT = ["http"]  # set from --model-client in main()
+
+
 def point_at(urls: dict[str, str]) -> list[str]:
-    """`--set` overrides pointing each alias at its endpoint."""
-    return [f"models.{alias}.base_url={url}" for alias, url in urls.items()]
+    """`--set` overrides pointing each alias at its endpoint, on the chosen model client."""
+    return [
+        override
+        for alias, url in urls.items()
+        for override in (
+            f"models.{alias}.base_url={url}",
+            f"models.{alias}.client={MODEL_CLIENT[0]}",
+        )
+    ]
 
 
 def synthetic_questions(path: Path, n: int) -> Path:
@@ -708,7 +718,7 @@ async def client_costs(base_url: str, k: int, concurrency: int) -> list[tuple[st
     lc_messages = [SystemMessage(messages[0]["content"]), HumanMessage(messages[1]["content"])]
     url = f"{base_url}/chat/completions"
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    config = load_config(CONFIG, point_at(dict.fromkeys(aliases(), base_url)))
+    overrides = [f"models.{alias}.base_url={base_url}" for alias in aliases()]
 
     async def measure(name: str, one: Callable[[], Any], width: int = concurrency) -> None:
         async def worker(n: int) -> None:
@@ -753,7 +763,23 @@ async def client_costs(base_url: str, k: int, concurrency: int) -> list[tuple[st
             await sdk.chat.completions.create(**body)
 
         await measure("openai SDK over aiohttp", via_sdk_aiohttp)
-    models = ModelRegistry(config)
+    for client in ("http", "sdk"):
+        set_client = [f"models.qwen72b.client={client}"]
+        async with ModelRegistry(load_config(CONFIG, [*overrides, *set_client])) as registry:
+            send = registry.caller("qwen72b", temperature=0.7, top_p=0.9, max_tokens=8192, seed=1)
+
+            async def via_caller(send: Any = send) -> None:
+                await send(lc_messages)
+
+            await measure(f"ModelRegistry.caller, client: {client} (pipeline)", via_caller)
+            if client == "http":
+                wire = registry.chat_model("qwen72b", temperature=0.7, top_p=0.9, max_tokens=8192)
+
+                async def via_wire_ainvoke(wire: Any = wire) -> None:
+                    await wire.ainvoke(lc_messages)
+
+                await measure("client: http via LangChain ainvoke", via_wire_ainvoke)
+    models = ModelRegistry(load_config(CONFIG, [*overrides, "models.qwen72b.client=sdk"]))
     try:
         chat = models.chat_model("qwen72b", temperature=0.7, top_p=0.9, max_tokens=8192)
 
@@ -937,7 +963,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also run in-process under tracemalloc and diff snapshots at these counts",
     )
     p.add_argument("--tracemalloc-frames", type=int, default=4)
+    p.add_argument(
+        "--model-client",
+        choices=("http", "sdk"),
+        default="http",
+        help="every alias's `client` (http: the lean client; sdk: ChatOpenAI)",
+    )
     args = p.parse_args(argv)
+    MODEL_CLIENT[0] = args.model_client
     quick = args.quick
     defaults = {
         "overhead_questions": 12 if quick else 100,
@@ -970,8 +1003,10 @@ def main(argv: list[str] | None = None) -> int:
             rows += section_profile(args, Path(tmp))
         if args.tracemalloc:
             rows += section_tracemalloc(args, Path(tmp))
+    took = time.perf_counter() - started
     print(
-        f"\n== summary ({'quick' if args.quick else 'full'}, {time.perf_counter() - started:.0f} s)"
+        f"\n== summary ({'quick' if args.quick else 'full'}, "
+        f"client: {args.model_client}, {took:.0f} s)"
     )
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
