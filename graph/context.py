@@ -15,12 +15,22 @@ from reasonmed.graph.config import RunConfig
 from reasonmed.storage.call_record import CallRecord
 
 
+class CachedReply(Protocol):
+    """What a cache hit serves: the earlier call's reply and finish reason."""
+
+    @property
+    def reply(self) -> str | None: ...
+
+    @property
+    def finish_reason(self) -> str | None: ...
+
+
 class CallRecorder(Protocol):
     """Stores call records, and finds an earlier call that sent the same request."""
 
     async def arecord(self, record: CallRecord) -> int: ...
 
-    async def acached(self, request_key: str) -> CallRecord | None: ...
+    async def acached(self, request_key: str) -> CachedReply | None: ...
 
 
 @dataclass

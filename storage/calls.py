@@ -42,6 +42,15 @@ _FLOAT_SUMS = ("latency_ms", "cost")
 _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
 
 
+@dataclass(frozen=True, slots=True)
+class CachedCall:
+    """What a cache hit needs of the earlier call: its id, reply and finish reason."""
+
+    id: int
+    reply: str | None
+    finish_reason: str | None
+
+
 def now_iso() -> str:
     """The current UTC time as ISO text: sortable, and the same on both databases."""
     return datetime.now(UTC).isoformat()
@@ -183,25 +192,25 @@ class CallLog:
             for r in rows
         ]
 
-    async def acached(self, request_key: str) -> StoredCall | None:
+    async def acached(self, request_key: str) -> CachedCall | None:
         """The first successful call that sent exactly this request, in any run of this database.
 
         Only model replies count (not errors, not earlier cache hits), so a hit always points at
-        what the model really said.
+        what the model really said. Asked before every model call, so it is one prebuilt SELECT
+        on the write fast path, batched with the call log's inserts, rather than a pool
+        checkout and a transaction of its own (about 1 ms of CPU per call saved).
         """
-        query = (
-            select(L)
-            .where(
-                L.c.request_key == request_key,
-                L.c.error.is_(None),
-                L.c.reply.is_not(None),
-                L.c.cache_hit.is_(False),
-            )
-            .order_by(L.c.id)
-            .limit(1)
-        )
-        rows = await self.db.arun(_fetch(query), write=False)
-        return _stored(rows[0]) if rows else None
+        stmt = _cached_query()
+
+        def plan() -> Plan:
+            rows = yield Step(stmt, {"request_key": request_key}, fetch=True)
+            return rows
+
+        rows = await self.db.arun_fast(plan)
+        if not rows:
+            return None
+        call_id, reply, finish_reason = rows[0]
+        return CachedCall(id=int(call_id), reply=reply, finish_reason=finish_reason)
 
     def for_question(self, run_id: str, question_id: str) -> list[StoredCall]:
         """Every call made for one question of a run, in the order they were stored."""
@@ -274,6 +283,23 @@ def _usage_query(run_id: str) -> Select:
         .group_by(*(L.c[k] for k in USAGE_KEYS))
         .order_by(*(L.c[k] for k in USAGE_KEYS))
     )
+
+
+@cache
+def _cached_query() -> Select:
+    """The cache lookup, built once so its SQL is compiled once (no LIMIT: SQLAlchemy would
+    render its value as a parameter of its own, which the fast path does not pass)."""
+    first = (
+        select(func.min(L.c.id))
+        .where(
+            L.c.request_key == bindparam("request_key"),
+            L.c.error.is_(None),
+            L.c.reply.is_not(None),
+            L.c.cache_hit.is_(False),
+        )
+        .scalar_subquery()
+    )
+    return select(L.c.id, L.c.reply, L.c.finish_reason).where(L.c.id == first)
 
 
 def _fetch(stmt: Any) -> Plan:
