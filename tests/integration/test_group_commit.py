@@ -1,11 +1,14 @@
 """The write fast path (`Database.arun_fast`): concurrent jobs share transactions, an error
-reaches only its own caller, and every acknowledged write is committed. PostgreSQL runs it
-natively on the loop (`AsyncGroupCommitter`), SQLite on worker threads (`GroupCommitter`)."""
+reaches only its own caller, and every acknowledged write is committed. Batches form on the
+loop (`AsyncGroupCommitter`); PostgreSQL runs them on a psycopg AsyncConnection, SQLite on a
+worker thread."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import text
@@ -46,7 +49,7 @@ async def test_concurrent_writes_share_transactions_and_all_commit(db: Database)
     )
     assert results == [2] * 64  # each job read its own rows inside its transaction
     assert count(db) == 128
-    group = db._group if db.is_sqlite else db._agroup
+    group = db._agroup
     assert group is not None and group.jobs == 64
     assert group.batches < 64  # shared transactions, not one commit per job
 
@@ -67,3 +70,23 @@ def test_the_fast_path_works_from_one_event_loop_after_another(db: Database) -> 
     for i in range(3):  # asyncio.run gives each round a new loop
         assert asyncio.run(db.arun_fast(lambda i=i: insert((i, f"loop{i}")))) == 1
     assert count(db) == 3
+
+
+def test_sync_callers_from_many_threads_share_transactions(db: Database) -> None:
+    """`run_fast` (LangGraph's sync family, puts from background threads): the thread twin."""
+
+    def first() -> Plan:  # holds its batch open until others queue behind it
+        deadline = time.monotonic() + 10
+        while len(db._group._queue) < 8 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return (yield from insert((0, "t0")))
+
+    jobs = [first] + [lambda i=i: insert((i, f"t{i}")) for i in range(1, 64)]
+    jobs.append(lambda: insert((3, "duplicate key")))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        futures = [pool.submit(db.run_fast, job) for job in jobs]
+    results = [f.exception() or f.result() for f in futures]
+    assert results[:64] == [1] * 64
+    assert isinstance(results[64], Exception)
+    assert count(db) == 64
+    assert db._group.jobs >= 65 and db._group.batches < db._group.jobs
