@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import shlex
 import signal
 from pathlib import Path
@@ -13,7 +14,9 @@ from rich.console import Console
 
 from reasonmed.graph.cli_common import (
     EXIT_BUDGET,
+    EXIT_CONFIG_CHANGED,
     EXIT_FAILED,
+    EXIT_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
     add_db,
@@ -33,7 +36,16 @@ def register(sub: Any) -> None:
     run.add_argument("--config", type=Path, help="run config (YAML); optional when continuing")
     add_db(run)
     run.add_argument("--run-id", help="run id (default: the question file's stem)")
-    run.add_argument("--concurrency", type=int, help="questions in flight")
+    run.add_argument("--concurrency", type=int, help="questions in flight (over all workers)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes driving the run, for more cores (PostgreSQL only; each gets 1/N of the "
+        "concurrency and of every alias's max_concurrency, at least 1)",
+    )
+    run.add_argument("--worker-of", help=argparse.SUPPRESS)  # "I/N": set by --workers
     add_overrides(run)
     run.add_argument(
         "--no-cache",
@@ -60,6 +72,19 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from reasonmed.storage.export import run_status
 
     require_file(args.questions, "question file")
+    if args.workers < 1:
+        console.print("error: --workers must be at least 1", markup=False)
+        return EXIT_INPUT
+    if args.workers > 1 and not args.worker_of:
+        from reasonmed.graph.workers import run_workers
+
+        code = run_workers(args, console)
+        if code in (EXIT_INPUT, EXIT_CONFIG_CHANGED):
+            return code  # said already, by the parent or a worker
+        return _workers_ending(args, code, console)
+    index, share = _worker_of(args.worker_of)
+    if share > 1:  # the parent prints the run's ending once, for all workers
+        console = Console(file=io.StringIO())
     request = RunRequest(
         questions=args.questions,
         config_path=args.config,
@@ -70,8 +95,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         accept_config_change=args.accept_config_change,
         use_cache=not args.no_cache,
         budget=args.budget,
+        cap_share=share,
     )
-    with RunProgress(console=console) as progress:
+    with RunProgress(console=console, worker=f"w{index}" if share > 1 else "") as progress:
         result, interrupted = asyncio.run(_run_interruptibly(request, progress, console))
     if result is not None and result.budget_reached and not result.complete:
         return _budget_stop(args, result, console)
@@ -94,6 +120,34 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _worker_of(value: str | None) -> tuple[int, int]:
+    """(index, N) from the hidden ``--worker-of I/N``; (1, 1) for a process on its own."""
+    if not value:
+        return 1, 1
+    index, _, count = value.partition("/")
+    return int(index), int(count)
+
+
+def _workers_ending(args: argparse.Namespace, code: int, console: Console) -> int:
+    """After `--workers`: the run's summary, and what to do next, once for all workers."""
+    from reasonmed.graph.progress import summary_table
+    from reasonmed.storage.export import run_status
+
+    run_id = args.run_id or args.questions.stem
+    with open_db(args.db) as db:
+        console.print(summary_table(run_status(db, run_id)))
+    hint = {
+        EXIT_INTERRUPTED: "interrupted; everything checkpointed is kept. Continue with:",
+        EXIT_BUDGET: "budget reached; everything checkpointed is kept. Continue with a higher "
+        "--budget (or none):",
+        EXIT_FAILED: "some questions failed (reasonmed failures --run-id "
+        f"{run_id} --db {args.db}); run the same command again to retry them:",
+    }.get(code)
+    if hint:
+        console.print(f"{hint}\n  {continue_command(args)}", markup=False, soft_wrap=True)
+    return code
 
 
 def _budget_stop(args: argparse.Namespace, result: Any, console: Console) -> int:
@@ -163,4 +217,6 @@ def continue_command(args: argparse.Namespace) -> str:
         parts += ["--set", override]
     if args.concurrency:
         parts += ["--concurrency", str(args.concurrency)]
+    if args.workers > 1 and not args.worker_of:
+        parts += ["--workers", str(args.workers)]
     return shlex.join(parts)

@@ -47,12 +47,16 @@ class PipelineContext:
     # One cap on requests in flight per model alias: it starts at the config's max_concurrency,
     # drops under 429s and climbs back after successes.
     limits: dict[str, AdaptiveLimit] = field(default_factory=dict)
+    # `run --workers N` starts N processes on one run: each gets max(1, cap // N) of every
+    # alias's cap, so together they stay within max_concurrency (when it is at least N).
+    cap_share: int = 1
 
     def limit(self, alias: str) -> AdaptiveLimit:
         """The adaptive cap on requests in flight to `alias`."""
         cap = self.limits.get(alias)
         if cap is None:
-            cap = self.limits[alias] = AdaptiveLimit(self.config.models[alias].max_concurrency)
+            share = max(1, self.config.models[alias].max_concurrency // self.cap_share)
+            cap = self.limits[alias] = AdaptiveLimit(share)
         return cap
 
     def limit_stats(self) -> dict[str, LimitStats]:

@@ -17,9 +17,11 @@ from reasonmed.storage.runs import QuestionRow
 class RunProgress:
     """Counts finished questions by outcome and tier; renders them as they come."""
 
-    def __init__(self, *, console: Console | None = None) -> None:
+    def __init__(self, *, console: Console | None = None, worker: str = "") -> None:
+        """``worker`` (a `run --workers` process, like "w2"): plain lines, prefixed with it."""
         self.console = console or Console(stderr=True)
-        self.live = self.console.is_terminal
+        self.live = self.console.is_terminal and not worker
+        self.prefix = f"{worker} " if worker else ""
         self.total = 0  # set by `begin` once the runner has validated the question file
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
@@ -66,7 +68,7 @@ class RunProgress:
         if self._progress is not None:
             self._progress.update(self._task, completed=done, detail=detail)
         else:
-            line = f"[{done}/{self.total}] {row.question_id}: {status}"
+            line = f"{self.prefix}[{done}/{self.total}] {row.question_id}: {status}"
             if result.get("tier"):
                 line += f" ({result['tier']})"
             if status != "done" and result.get("reason"):

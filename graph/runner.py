@@ -42,6 +42,7 @@ class RunRequest:
     overrides: list[str] = field(default_factory=list)
     accept_config_change: bool = False
     use_cache: bool = True
+    cap_share: int = 1  # one of N `run --workers` processes: 1/N of each alias's cap
     budget: float | None = None  # USD; stop starting questions once the run has spent it
 
     @property
@@ -105,13 +106,20 @@ async def run_pipeline(
         source,
         questions=iter_questions(request.questions),
         use_cache=request.use_cache,
+        cap_share=request.cap_share,
     ) as session:
         concurrency = request.concurrency or session.ctx.config.pipeline.concurrency
         budget = None
         if request.budget is not None:
             log = session.ctx.calls
             assert isinstance(log, CallLog)
-            budget = Budget.open(request.budget, session.ctx.config, log, session.run_id)
+            budget = Budget.open(
+                request.budget,
+                session.ctx.config,
+                log,
+                session.run_id,
+                shared=request.cap_share > 1,
+            )
         claims = open_claims(session.db, session.run_id)
         try:
             failed = await _run_all(session, concurrency, progress, stop, budget, claims)

@@ -159,6 +159,7 @@ async def open_session(
     *,
     questions: Iterable[Question] = (),
     use_cache: bool = True,
+    cap_share: int = 1,
 ) -> AsyncIterator[Session]:
     """Open the run (creating it from `source` if new), register `questions`, build the graph."""
     db = Database.from_url(db_url)
@@ -174,6 +175,7 @@ async def open_session(
             models=models,
             calls=CallLog(db, config.prices()),
             use_cache=use_cache,
+            cap_share=cap_share,
         )
         try:
             yield Session(db, store, saver, ctx, build_graph(saver))
