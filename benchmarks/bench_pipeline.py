@@ -201,6 +201,19 @@ def proc_status(pid: int) -> dict[str, float]:
     return out
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (`run --workers` children)."""
+    total = proc_status(pid).get("cpu", 0.0)
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(tree_cpu(int(child)) for child in children)
+
+
+WORKERS = [1]  # set from --workers in main(): `run --workers N` for the CLI sections
+
+
 def cli_run(
     questions: Path, db: Db, run_id: str, overrides: list[str], concurrency: int | None
 ) -> subprocess.Popen[bytes]:
@@ -213,6 +226,8 @@ def cli_run(
     command += ["--config", str(CONFIG), "--db", db.url, "--run-id", run_id]
     if concurrency:
         command += ["--concurrency", str(concurrency)]
+    if WORKERS[0] > 1:
+        command += ["--workers", str(WORKERS[0])]
     for override in overrides:
         command += ["--set", override]
     with questions.with_suffix(".stderr.log").open("wb") as log:
@@ -440,7 +455,7 @@ def poll_run(
             time.perf_counter(),
             {alias: server.stats() for alias, server in servers.items()},
             db.status_counts(run_id),
-            proc_status(proc.pid).get("cpu", 0.0),
+            tree_cpu(proc.pid),
         )
         polls.append(poll)
         if not alive:
@@ -559,7 +574,7 @@ def section_utilization(args: argparse.Namespace, tmp: Path) -> list[tuple[str, 
     )
     busy = (b.cpu - a.cpu) / (b.t - a.t)
     print(
-        f"  the run process used {busy:.2f} CPU cores in the window ({busy / x * 1000:.0f} CPU ms "
+        f"  the run process(es) used {busy:.2f} CPU cores in the window ({busy / x * 1000:.0f} CPU ms "
         f"per question); 1-min load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     print(
@@ -969,8 +984,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="http",
         help="every alias's `client` (http: the lean client; sdk: ChatOpenAI)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="utilization and scale: `run --workers N` (needs --util-db/--scale-db postgres)",
+    )
     args = p.parse_args(argv)
     MODEL_CLIENT[0] = args.model_client
+    WORKERS[0] = args.workers
     quick = args.quick
     defaults = {
         "overhead_questions": 12 if quick else 100,
