@@ -83,8 +83,6 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             return code  # said already, by the parent or a worker
         return _workers_ending(args, code, console)
     index, share = _worker_of(args.worker_of)
-    if share > 1:  # the parent prints the run's ending once, for all workers
-        console = Console(file=io.StringIO())
     request = RunRequest(
         questions=args.questions,
         config_path=args.config,
@@ -99,6 +97,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     )
     with RunProgress(console=console, worker=f"w{index}" if share > 1 else "") as progress:
         result, interrupted = asyncio.run(_run_interruptibly(request, progress, console))
+    if share > 1:  # the parent prints the run's ending once, for all workers
+        console = Console(file=io.StringIO())
     if result is not None and result.budget_reached and not result.complete:
         return _budget_stop(args, result, console)
     if interrupted and not (result is not None and result.complete):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import shlex
+import signal
+import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +22,8 @@ from reasonmed.storage.call_record import CallRecord
 from reasonmed.storage.calls import CallLog
 from reasonmed.storage.db import Database
 from reasonmed.storage.questions import load_questions
-from tests.support.cli import mock_sets, reasonmed
-from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, query
+from tests.support.cli import CLI, mock_sets, reasonmed
+from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, query
 
 RUN = "workers"
 
@@ -107,3 +111,34 @@ def test_a_workers_budget_counts_what_the_others_spend(
         assert budget.spent == pytest.approx(1.1)
     finally:
         db.close()
+
+
+def test_ctrl_c_reaches_every_worker_and_the_printed_command_continues(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    questions = tmp_path / "ten.jsonl"
+    questions.write_text("".join(QUESTIONS.read_text().splitlines(keepends=True)[:10]))
+    with MockServerProcess(answer_key=QUESTIONS, latency_ms=150) as slow:
+        command = [*CLI, "run", str(questions), "--config", str(MOCK_CONFIG), "--db", postgres_url,
+                   "--concurrency", "2", "--workers", "2", *mock_sets(slow)]  # fmt: skip
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not query(postgres_url, "SELECT 1 FROM rm_questions WHERE status = 'done'"):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no question finished in time"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends the parent
+        _, stderr = proc.communicate(timeout=90)
+        assert proc.returncode == 130, stderr
+        assert stderr.count("stopping: no new questions") == 2  # both workers heard it
+        done = query(postgres_url, "SELECT count(*) FROM rm_questions WHERE status = 'done'")
+        assert 1 <= done[0][0] < 10
+        line = stderr.split("Continue with:", 1)[1].strip().splitlines()[0]
+        words = shlex.split(line)
+        assert words[:2] == ["reasonmed", "run"] and "--workers" in words
+        again = subprocess.run([*CLI, *words[1:]], cwd=ROOT, capture_output=True, text=True,
+                               timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    final = query(postgres_url, "SELECT status FROM rm_questions")
+    assert len(final) == 10 and {s for (s,) in final} <= {"done", "rejected"}
