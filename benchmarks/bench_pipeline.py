@@ -40,8 +40,10 @@ functions); `--tracemalloc N1,N2` runs `run_pipeline` under tracemalloc and prin
 N1 and N2 finished questions.
 
 Sizes: `--quick` (12 / 180 / 150 questions) takes a few minutes. The full sizes (100 x 3
-repeats / 600 / 10,000) took 7 minutes for overhead, 4 for utilization and about 45 for the
-10,000-question scale run on this 2-core machine: the client is CPU-bound at about 4 q/s.
+repeats / 600 / 10,000) took 4 minutes for overhead, 2 for utilization and about 45 for the
+10,000-question scale run on this 2-core machine: one run process is CPU-bound at about 9 q/s.
+`--model-client sdk` measures ChatOpenAI instead of the lean `client: http`; `--workers N`
+runs the CLI sections with `run --workers N` (with `--util-db postgres`).
 """
 
 from __future__ import annotations
@@ -574,8 +576,9 @@ def section_utilization(args: argparse.Namespace, tmp: Path) -> list[tuple[str, 
     )
     busy = (b.cpu - a.cpu) / (b.t - a.t)
     print(
-        f"  the run process(es) used {busy:.2f} CPU cores in the window ({busy / x * 1000:.0f} CPU ms "
-        f"per question); 1-min load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        f"  the run process(es) used {busy:.2f} CPU cores in the window "
+        f"({busy / x * 1000:.0f} CPU ms per question); 1-min load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     print(
         f"  allowed throughput X_max = min(caps: {x_caps:.2f} q/s, "
