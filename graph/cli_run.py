@@ -72,17 +72,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from reasonmed.storage.export import run_status
 
     require_file(args.questions, "question file")
+    index, share = _worker_of(args.worker_of)
     if args.workers < 1:
         console.print("error: --workers must be at least 1", markup=False)
         return EXIT_INPUT
-    if args.workers > 1 and not args.worker_of:
-        from reasonmed.graph.workers import run_workers
-
-        code = run_workers(args, console)
-        if code in (EXIT_INPUT, EXIT_CONFIG_CHANGED):
-            return code  # said already, by the parent or a worker
-        return _workers_ending(args, code, console)
-    index, share = _worker_of(args.worker_of)
     request = RunRequest(
         questions=args.questions,
         config_path=args.config,
@@ -95,6 +88,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         budget=args.budget,
         cap_share=share,
     )
+    if args.workers > 1 and not args.worker_of:
+        from reasonmed.graph.workers import run_workers
+
+        code = run_workers(args, request, console)
+        if code in (EXIT_INPUT, EXIT_CONFIG_CHANGED):
+            return code  # said already, by the parent or a worker
+        return _workers_ending(args, code, console)
     with RunProgress(console=console, worker=f"w{index}" if share > 1 else "") as progress:
         result, interrupted = asyncio.run(_run_interruptibly(request, progress, console))
     if share > 1:  # the parent prints the run's ending once, for all workers

@@ -50,6 +50,16 @@ class RunRequest:
         """`--run-id`, else the question file's stem."""
         return self.run_id or self.questions.stem
 
+    def config_source(self) -> ConfigSource:
+        """Where the run's config comes from (`resolve_config` creates or checks the run)."""
+        return ConfigSource(
+            run_id=self.resolved_run_id,
+            path=self.config_path,
+            overrides=tuple(self.overrides),
+            questions=str(self.questions),
+            accept_change=self.accept_config_change,
+        )
+
 
 @dataclass
 class RunResult:
@@ -94,16 +104,9 @@ async def run_pipeline(
     total = validate_question_file(request.questions)  # every bad line listed, before any call
     if progress is not None:
         progress.begin(total)
-    source = ConfigSource(
-        run_id=request.resolved_run_id,
-        path=request.config_path,
-        overrides=tuple(request.overrides),
-        questions=str(request.questions),
-        accept_change=request.accept_config_change,
-    )
     async with open_session(
         request.db_url,
-        source,
+        request.config_source(),
         questions=iter_questions(request.questions),
         use_cache=request.use_cache,
         cap_share=request.cap_share,

@@ -30,7 +30,8 @@ from reasonmed.graph.cli_common import (
     EXIT_OK,
     open_db,
 )
-from reasonmed.graph.session import ConfigSource, resolve_config
+from reasonmed.graph.runner import RunRequest
+from reasonmed.graph.session import resolve_config
 from reasonmed.storage.engine import DatabaseURLError, create_engines
 from reasonmed.storage.runs import RunStore
 
@@ -83,22 +84,16 @@ def check_database(db_url: str) -> str | None:
     return None
 
 
-def run_workers(args: argparse.Namespace, console: Console) -> int:
+def run_workers(args: argparse.Namespace, request: RunRequest, console: Console) -> int:
     """Start ``args.workers`` run processes on one run, wait for them; return the run's code."""
     problem = check_database(args.db)
     if problem is not None:
         console.print(f"error: {problem}", markup=False)
         return EXIT_INPUT
-    run_id = args.run_id or args.questions.stem
-    source = ConfigSource(
-        run_id=run_id,
-        path=args.config,
-        overrides=tuple(args.overrides),
-        questions=str(args.questions),
-        accept_change=args.accept_config_change,
-    )
+    run_id = request.resolved_run_id
     with open_db(args.db) as db:
-        config = resolve_config(RunStore(db), source)  # creates the run, or checks its config
+        # Creates the run, or checks its config.
+        config = resolve_config(RunStore(db), request.config_source())
     total = args.concurrency or config.pipeline.concurrency
     per_worker = max(1, -(-total // args.workers))
     console.print(

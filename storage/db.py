@@ -192,12 +192,9 @@ class Database:
             self._forget_async_conn()
             runner = self._arun_batch_in_thread if self.is_sqlite else self._arun_batch
             self._aloop, self._agroup = loop, AsyncGroupCommitter(runner)
-        if self.is_sqlite:
-            return await self._agroup.submit(
-                lambda cursor: drive_dbapi(cursor, make_plan(), self.sql_of)
-            )
+        drive_plan = drive_dbapi if self.is_sqlite else adrive_dbapi  # a sync or async cursor
         return await self._agroup.submit(
-            lambda cursor: adrive_dbapi(cursor, make_plan(), self.sql_of)
+            lambda cursor: drive_plan(cursor, make_plan(), self.sql_of)
         )
 
     async def _arun_batch_in_thread(self, jobs: list[Job]) -> list[Any]:
