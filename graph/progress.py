@@ -73,7 +73,10 @@ class RunProgress:
                 line += f" ({result['tier']})"
             if status != "done" and result.get("reason"):
                 line += f" - {result['reason']}"
-            print(line, file=sys.stderr, flush=True)
+            # One write per line: `run --workers` processes share the parent's stderr, and
+            # print() writes the newline separately, so two workers' lines could run together.
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
 
 
 def summary_table(status: dict[str, Any]) -> Table:

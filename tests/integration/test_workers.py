@@ -45,11 +45,12 @@ def test_workers_share_a_postgres_run(postgres_url: str, mock: MockServerProcess
     assert "starting 3 workers" in ran.stderr
     finished = re.findall(r"^(w\d) \[\d+/\d+\] (\S+): ", ran.stderr, flags=re.MULTILINE)
     by_question = Counter(question for _, question in finished)
-    total = len(load_questions(QUESTIONS))
-    assert len(by_question) == total and set(by_question.values()) == {1}  # each once
+    ids = {q.id for q in load_questions(QUESTIONS)}
+    assert set(by_question) == ids, (ids - set(by_question), ran.stderr)
+    assert set(by_question.values()) == {1}  # each once
     assert len({worker for worker, _ in finished}) >= 2  # the work was shared
     statuses = query(postgres_url, f"SELECT status FROM rm_questions WHERE run_id = '{RUN}'")
-    assert {s for (s,) in statuses} <= {"done", "rejected"} and len(statuses) == total
+    assert {s for (s,) in statuses} <= {"done", "rejected"} and len(statuses) == len(ids)
     duplicated = query(
         postgres_url,
         "SELECT question_id, slot, count(*) FROM rm_examples "
