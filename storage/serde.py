@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import ormsgpack
+from langgraph.checkpoint.serde import jsonplus
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Send
 
@@ -43,8 +45,32 @@ class RefusedPayloadError(ValueError):
     """A stored value is in a format this serializer never writes (pickle, LangChain json)."""
 
 
+def _encode(value: Any) -> bytes:
+    return ormsgpack.packb(value, default=_default, option=jsonplus._option)
+
+
+def _default(obj: Any) -> Any:
+    """LangGraph's msgpack hook, with `Send` (every fan-out task) recognised first.
+
+    LangGraph tries a dozen types before `Send`, the last through a runtime Protocol
+    isinstance that costs ~20 us on Python 3.11 (2% of a pipeline run's CPU); the bytes written
+    are the same as LangGraph's, so either reader decodes them.
+    """
+    if type(obj) is Send:
+        timeout = getattr(obj, "timeout", None)
+        args = (obj.node, obj.arg) if timeout is None else (obj.node, obj.arg, timeout)
+        payload = (obj.__class__.__module__, obj.__class__.__name__, args)
+        return ormsgpack.Ext(jsonplus.EXT_CONSTRUCTOR_POS_ARGS, _encode(payload))
+    return jsonplus._msgpack_default(obj)
+
+
 class StrictSerializer(JsonPlusSerializer):
     """`JsonPlusSerializer` that reads back only the formats it writes."""
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        if obj is None or isinstance(obj, bytes | bytearray):
+            return super().dumps_typed(obj)
+        return "msgpack", _encode(obj)  # never pickled: an unencodable value raises
 
     def loads_typed(self, data: tuple[str, bytes]) -> Any:
         type_ = data[0]

@@ -175,6 +175,18 @@ def test_pipeline_state_and_its_fan_out_tasks_round_trip(blocked: list) -> None:
     assert blocked == []
 
 
+def test_the_fan_out_fast_path_writes_langgraphs_own_bytes() -> None:
+    """`Send` is encoded without LangGraph's slow type search, to the very same bytes."""
+    config = load_config(MOCK_CONFIG)
+    sends = [Send(r.GENERATE, task) for task in r.generation_tasks(QUESTION, config)]
+    values = [sends, {"tasks": sends, "state": STATE}, Send("x", Send("y", [1, "two"])), STATE]
+    values += [Verdict(verdict="Correct", reason="fine"), LineError(3, "answer", "bad")]
+    for value in values:
+        assert checkpoint_serde().dumps_typed(value) == JsonPlusSerializer().dumps_typed(value)
+    for value in (None, b"raw", bytearray(b"raw")):
+        assert checkpoint_serde().dumps_typed(value) == JsonPlusSerializer().dumps_typed(value)
+
+
 @pytest.mark.parametrize(
     ("value", "raw"),
     [
