@@ -41,7 +41,7 @@ N1 and N2 finished questions.
 
 Sizes: `--quick` (12 / 180 / 150 questions) takes a few minutes. The full sizes (100 x 3
 repeats / 600 / 10,000) took 4 minutes for overhead, 2 for utilization and about 45 for the
-10,000-question scale run on this 2-core machine: one run process is CPU-bound at about 9 q/s.
+10,000-question scale run on this 2-core machine: one run process is CPU-bound at about 9-14 q/s.
 `--model-client sdk` measures ChatOpenAI instead of the lean `client: http`; `--workers N`
 runs the CLI sections with `run --workers N` (with `--util-db postgres`).
 """

@@ -1,12 +1,12 @@
 """`reasonmed run --workers N`: one run driven by N processes, for more than one core.
 
-One process is CPU-bound at roughly 10 questions/s (LangGraph, LangChain and the checkpoint
-writes all run on its event loop), whatever the endpoints could take. On PostgreSQL several
-`run` processes already share a run safely (each question is claimed with an advisory lock), so
-this starts N of them and waits. The parent creates (or checks) the run first, since N
-processes starting together would race to create it; each worker gets 1/N of the questions in
-flight and max(1, cap // N) of every alias's request cap, so together they keep the configured
-limits (an alias capped below N gets one request per worker).
+One process is CPU-bound at roughly 10-15 questions/s on a 2-core machine (LangGraph, LangChain
+and the checkpoint writes all run on its event loop), whatever the endpoints could take. On
+PostgreSQL several `run` processes already share a run safely (each question is claimed with an
+advisory lock), so this starts N of them and waits. The parent creates (or checks) the run
+first, since N processes starting together would race to create it; each worker gets 1/N of the
+questions in flight and max(1, cap // N) of every alias's request cap, so together they keep the
+configured limits (an alias capped below N gets one request per worker).
 SQLite allows one writing process per run, so it is refused there.
 """
 
