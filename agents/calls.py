@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
 
 from reasonmed.agents.models import redact
@@ -48,13 +48,6 @@ Parser = Callable[[str], BaseModel | ParseFailure]
 RESAMPLES = 2  # new samples after an empty or length-cut reply
 _SAMPLING_KEYS = ("temperature", "top_p", "max_tokens")
 _LENGTH_REASONS = frozenset({"length", "max_tokens", "max_output_tokens"})
-_ROLES: dict[str, type[BaseMessage]] = {
-    "system": SystemMessage,
-    "user": HumanMessage,
-    "human": HumanMessage,
-    "assistant": AIMessage,
-    "ai": AIMessage,
-}
 
 _sleep = asyncio.sleep  # patched in tests so backoff costs no wall time
 
@@ -96,7 +89,7 @@ def derive_seed(question_id: str, node: str, agent: str, alias: str, key: dict[s
 
 
 async def _invoke_within(
-    send: Caller, messages: list[BaseMessage], timeout_s: float
+    send: Caller, messages: list[dict[str, str]], timeout_s: float
 ) -> BaseMessage:
     """The reply, or TimeoutError once ``timeout_s`` has passed since the request was sent.
 
@@ -111,10 +104,6 @@ async def _invoke_within(
         if deadline.expired():
             raise TimeoutError(f"timed out: no complete reply in timeout_s={timeout_s:g}") from None
         raise
-
-
-def _to_messages(messages: list[dict[str, str]]) -> list[BaseMessage]:
-    return [_ROLES[m["role"]](content=m["content"]) for m in messages]
 
 
 def _reply_text(message: BaseMessage) -> str:
@@ -188,7 +177,7 @@ async def call_model(
     secrets = ctx.models.secrets()
     params = {name: sampling.get(name) for name in _SAMPLING_KEYS}
     key = {k: v for k, v in sampling.items() if k not in _SAMPLING_KEYS}
-    messages = _to_messages(prompt.messages)
+    messages = prompt.messages
     stored_messages = _scrub(prompt.messages, secrets)
 
     async def record(**fields: Any) -> int:

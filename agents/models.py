@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import httpx2
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from openai import DefaultAioHttpClient
@@ -36,8 +36,22 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 _SamplingKey = tuple[str, float | None, float | None, int | None]
 
-Caller = Callable[[list[BaseMessage]], Awaitable[BaseMessage]]
-"""One request: messages in, the reply message out (what call_model awaits)."""
+Caller = Callable[[list[dict[str, str]]], Awaitable[BaseMessage]]
+"""One request: chat messages ({"role", "content"} dicts, as prompts render them) in, the reply
+message out (what call_model awaits)."""
+
+_LANGCHAIN_ROLES: dict[str, type[BaseMessage]] = {
+    "system": SystemMessage,
+    "user": HumanMessage,
+    "human": HumanMessage,
+    "assistant": AIMessage,
+    "ai": AIMessage,
+}
+
+
+def langchain_messages(messages: Iterable[Mapping[str, str]]) -> list[BaseMessage]:
+    """LangChain messages for a chat model's ``ainvoke`` from role/content dicts."""
+    return [_LANGCHAIN_ROLES[m["role"]](content=m["content"]) for m in messages]
 
 
 class MissingCredentialError(ConfigError):
@@ -90,6 +104,7 @@ class ModelRegistry:
             self._keys[alias] = value.strip() or None
         if problems:
             raise MissingCredentialError(problems)
+        self._secrets = tuple(dict.fromkeys(key for key in self._keys.values() if key))
         self._init_chat_model: Callable[..., BaseChatModel] | None = None
         others = [a for a, spec in self._specs.items() if spec.provider not in ("openai", "azure")]
         if others:
@@ -117,7 +132,7 @@ class ModelRegistry:
 
     def secrets(self) -> list[str]:
         """Every key value this registry read, for ``redact`` in logs and error messages."""
-        return list(dict.fromkeys(key for key in self._keys.values() if key))
+        return list(self._secrets)
 
     def chat_model(
         self,
@@ -156,15 +171,21 @@ class ModelRegistry:
         max_tokens: int | None,
         seed: int | None = None,
     ) -> Caller:
-        """What the pipeline awaits for one request: ``chat_model(...).ainvoke``, except for a
-        ``client: http`` alias, whose ``acomplete`` is called directly (no LangChain callbacks:
-        that is most of what the lean client saves)."""
+        """What the pipeline awaits for one request: ``chat_model(...).ainvoke`` on LangChain
+        messages, except for a ``client: http`` alias, whose ``acomplete`` takes the dicts as
+        they are (no LangChain callbacks or message objects: most of what the lean client
+        saves)."""
         sampling = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
         if self.spec(alias).client == "http":
             model = self.chat_model(alias, **sampling)
             assert isinstance(model, WireChat)
             return model.acomplete if seed is None else partial(model.acomplete, seed=seed)
-        return self.chat_model(alias, seed=seed, **sampling).ainvoke
+        invoke = self.chat_model(alias, seed=seed, **sampling).ainvoke
+
+        async def send(messages: list[dict[str, str]]) -> BaseMessage:
+            return await invoke(langchain_messages(messages))
+
+        return send
 
     def chat_model_for(
         self, agent: SingleModelAgent, *, seed: int | None = None

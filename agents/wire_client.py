@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
+_DICT_ROLES = frozenset({"system", "user", "assistant", "developer"})
 _O_SERIES = re.compile(r"^o\d")
 _BODY_SNIPPET = 300  # characters of an error body kept in the exception message
 
@@ -105,14 +106,20 @@ class WirePool:
             await session.close()
 
 
-def message_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
-    """Chat-completions messages from LangChain ones (text content, as the pipeline sends)."""
+def message_dicts(messages: Sequence[BaseMessage | Mapping[str, str]]) -> list[dict[str, Any]]:
+    """Chat-completions messages from LangChain ones, or from role/content dicts (what the
+    pipeline's prompts are), text content only."""
     out = []
     for message in messages:
-        role = _ROLES.get(message.type)
+        if isinstance(message, Mapping):
+            kind, content = message["role"], message["content"]
+            role = _ROLES.get(kind) or (kind if kind in _DICT_ROLES else None)
+        else:
+            kind, content = message.type, message.content
+            role = _ROLES.get(kind)
         if role is None:
-            raise ValueError(f"message type {message.type!r} is not supported by client 'http'")
-        out.append({"role": role, "content": message.content})
+            raise ValueError(f"message type {kind!r} is not supported by client 'http'")
+        out.append({"role": role, "content": content})
     return out
 
 
@@ -179,7 +186,9 @@ class WireChat(BaseChatModel):
     def _llm_type(self) -> str:
         return "reasonmed-wire"
 
-    def body(self, messages: Sequence[BaseMessage], **overrides: Any) -> dict[str, Any]:
+    def body(
+        self, messages: Sequence[BaseMessage | Mapping[str, str]], **overrides: Any
+    ) -> dict[str, Any]:
         """The request body: what ChatOpenAI would send for the same model and sampling."""
         params = {
             "temperature": self.temperature,
@@ -201,8 +210,11 @@ class WireChat(BaseChatModel):
             body.update(self.extra_body)
         return body
 
-    async def acomplete(self, messages: Sequence[BaseMessage], **overrides: Any) -> AIMessage:
-        """POST one chat completion and return its message; the pipeline's direct entry."""
+    async def acomplete(
+        self, messages: Sequence[BaseMessage | Mapping[str, str]], **overrides: Any
+    ) -> AIMessage:
+        """POST one chat completion and return its message; the pipeline's direct entry (it
+        passes its prompts' role/content dicts; LangChain messages work too)."""
         data = json.dumps(self.body(messages, **overrides)).encode("utf-8")
         try:
             async with self._pool.session().post(
@@ -218,7 +230,9 @@ class WireChat(BaseChatModel):
             raise EndpointStatusError(status, headers, raw.decode("utf-8", "replace"))
         return parse_completion(raw)
 
-    def complete(self, messages: Sequence[BaseMessage], **overrides: Any) -> AIMessage:
+    def complete(
+        self, messages: Sequence[BaseMessage | Mapping[str, str]], **overrides: Any
+    ) -> AIMessage:
         """The sync twin of ``acomplete`` (httpx), for ``invoke`` outside an event loop."""
         try:
             response = self._pool.sync_client().post(

@@ -787,7 +787,7 @@ async def client_costs(base_url: str, k: int, concurrency: int) -> list[tuple[st
             send = registry.caller("qwen72b", temperature=0.7, top_p=0.9, max_tokens=8192, seed=1)
 
             async def via_caller(send: Any = send) -> None:
-                await send(lc_messages)
+                await send(messages)
 
             await measure(f"ModelRegistry.caller, client: {client} (pipeline)", via_caller)
             if client == "http":

@@ -11,10 +11,10 @@ import socket
 from typing import Any
 
 import pytest
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage
 
 from reasonmed.agents.calls import _finish_reason, _reply_text
-from reasonmed.agents.models import ModelRegistry
+from reasonmed.agents.models import ModelRegistry, langchain_messages
 from reasonmed.agents.retries import retry_after, retryable
 from reasonmed.agents.wire_client import (
     EndpointConnectionError,
@@ -27,10 +27,12 @@ from reasonmed.graph.failures import error_kind
 from tests.support.chat_server import LocalChatServer, Response, completion, serving
 
 SECRET = "wire-secret-5d1c7b"
-MESSAGES: list[BaseMessage] = [
-    SystemMessage(content="You are a careful clinician."),
-    HumanMessage(content="Which nerve? A) ulnar B) radial"),
+# What prompts render and callers take; LangChain's ainvoke takes MESSAGES.
+PROMPT: list[dict[str, str]] = [
+    {"role": "system", "content": "You are a careful clinician."},
+    {"role": "user", "content": "Which nerve? A) ulnar B) radial"},
 ]
+MESSAGES: list[BaseMessage] = langchain_messages(PROMPT)
 
 
 def config_for(url: str, **extra: Any) -> RunConfig:
@@ -69,7 +71,7 @@ async def test_the_http_client_sends_what_chat_openai_sends(env: None, model: st
                     send = registry.caller(
                         alias, temperature=0.7, top_p=0.9, max_tokens=64, seed=seed
                     )
-                    await send(MESSAGES)
+                    await send(PROMPT)
             assert isinstance(registry.chat_model("http", **_SAMPLING), WireChat)
     sdk, http = server.bodies[:2], server.bodies[2:]
     for a, b in zip(sdk, http, strict=True):
@@ -103,7 +105,7 @@ async def test_replies_are_read_as_chat_openai_reads_them(env: None) -> None:
 
     with serving(LocalChatServer(respond=respond)) as server:
         async with ModelRegistry(config_for(server.url)) as registry:
-            replies = [await registry.caller(a, **_SAMPLING)(MESSAGES) for a in ("sdk", "http")]
+            replies = [await registry.caller(a, **_SAMPLING)(PROMPT) for a in ("sdk", "http")]
     sdk, http = replies
     assert sdk.text == http.text == "Answer: B"
     # vLLM's reasoning parsers put the thinking in `reasoning_content`: ChatOpenAI drops it (its
@@ -122,14 +124,19 @@ async def test_langchain_invoke_and_ainvoke_work_too(env: None) -> None:
             chat = registry.chat_model("http", seed=5, **_SAMPLING)
             assert (await chat.ainvoke(MESSAGES)).content == "ok"
             assert (await asyncio.to_thread(chat.invoke, MESSAGES)).content == "ok"
-    assert [body["seed"] for body in server.bodies] == [5, 5]
+            wire = registry.chat_model("http", **_SAMPLING)
+            assert isinstance(wire, WireChat)
+            await wire.acomplete(MESSAGES, seed=5)  # LangChain messages or the prompts' dicts
+            await wire.acomplete(PROMPT, seed=5)
+    assert [body["seed"] for body in server.bodies] == [5, 5, 5, 5]
+    assert len({json.dumps(body, sort_keys=True) for body in server.bodies}) == 1
 
 
 async def test_the_pool_caps_requests_in_flight(env: None) -> None:
     with serving(LocalChatServer(delay_s=0.2)) as server:
         async with ModelRegistry(config_for(server.url, max_concurrency=3)) as registry:
             sends = [registry.caller("http", **_SAMPLING, seed=i) for i in range(9)]
-            replies = await asyncio.gather(*(send(MESSAGES) for send in sends))
+            replies = await asyncio.gather(*(send(PROMPT) for send in sends))
     assert [r.content for r in replies] == ["ok"] * 9
     assert server.peak == 3
 
@@ -141,7 +148,7 @@ async def test_a_429_carries_its_retry_after_and_is_retryable(env: None) -> None
     with serving(LocalChatServer(respond=respond)) as server:
         async with ModelRegistry(config_for(server.url)) as registry:
             with pytest.raises(EndpointStatusError) as caught:
-                await registry.caller("http", **_SAMPLING)(MESSAGES)
+                await registry.caller("http", **_SAMPLING)(PROMPT)
     exc = caught.value
     assert exc.status_code == 429 and retryable(exc) and retry_after(exc) == 7.0
     assert error_kind(f"{type(exc).__name__}: {exc}") == "rate_limited"
@@ -157,7 +164,7 @@ async def test_status_errors_are_typed(env: None, status: int, retry: bool, kind
     with serving(LocalChatServer(respond=respond)) as server:
         async with ModelRegistry(config_for(server.url)) as registry:
             with pytest.raises(EndpointStatusError) as caught:
-                await registry.caller("http", **_SAMPLING)(MESSAGES)
+                await registry.caller("http", **_SAMPLING)(PROMPT)
     assert retryable(caught.value) is retry
     assert error_kind(f"EndpointStatusError: {caught.value}") == kind
     assert SECRET not in str(caught.value)
@@ -170,7 +177,7 @@ async def test_a_2xx_that_is_not_a_completion_is_a_retryable_error(env: None) ->
     with serving(LocalChatServer(respond=respond)) as server:
         async with ModelRegistry(config_for(server.url)) as registry:
             with pytest.raises(EndpointResponseError, match="gateway says hi") as caught:
-                await registry.caller("http", **_SAMPLING)(MESSAGES)
+                await registry.caller("http", **_SAMPLING)(PROMPT)
     assert retryable(caught.value)
 
 
@@ -180,7 +187,7 @@ async def test_a_refused_connection_is_a_retryable_connection_error(env: None) -
         port = sock.getsockname()[1]
     async with ModelRegistry(config_for(f"http://127.0.0.1:{port}/v1")) as registry:
         with pytest.raises(EndpointConnectionError) as caught:
-            await registry.caller("http", **_SAMPLING)(MESSAGES)
+            await registry.caller("http", **_SAMPLING)(PROMPT)
     assert retryable(caught.value)
     assert error_kind(f"EndpointConnectionError: {caught.value}") == "connection"
 
@@ -189,7 +196,7 @@ async def test_a_silent_server_times_out(env: None) -> None:
     with serving(LocalChatServer(delay_s=2.0)) as server:
         async with ModelRegistry(config_for(server.url, timeout_s=0.3)) as registry:
             with pytest.raises(TimeoutError):
-                await registry.caller("http", **_SAMPLING)(MESSAGES)
+                await registry.caller("http", **_SAMPLING)(PROMPT)
 
 
 def test_client_http_needs_an_openai_compatible_provider() -> None:
