@@ -33,6 +33,8 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
+from reasonmed.storage.fast_json import dumps_bytes
+
 __all__ = [
     "EndpointConnectionError",
     "EndpointResponseError",
@@ -215,7 +217,7 @@ class WireChat(BaseChatModel):
     ) -> AIMessage:
         """POST one chat completion and return its message; the pipeline's direct entry (it
         passes its prompts' role/content dicts; LangChain messages work too)."""
-        data = json.dumps(self.body(messages, **overrides)).encode("utf-8")
+        data = dumps_bytes(self.body(messages, **overrides))
         try:
             async with self._pool.session().post(
                 self._url, data=data, headers=self._headers

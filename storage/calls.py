@@ -22,6 +22,7 @@ from reasonmed.storage.call_record import CallRecord
 from reasonmed.storage.checkpoint_rows import strip_nul
 from reasonmed.storage.codec import pack, unpack
 from reasonmed.storage.db import Database, Plan, Step
+from reasonmed.storage.fast_json import dumps_bytes
 from reasonmed.storage.schema import llm_calls as L
 from reasonmed.storage.schema import questions as Q
 
@@ -80,7 +81,7 @@ def _insert(dialect: str) -> Insert:
 
 
 def _row(rec: CallRecord) -> dict[str, Any]:
-    messages_type, messages = pack("json", json.dumps(rec.messages).encode("utf-8"))
+    messages_type, messages = pack("json", dumps_bytes(rec.messages))
     return {
         "run_id": rec.run_id,
         "question_id": rec.question_id,
