@@ -125,6 +125,8 @@ def _finish_reason(message: BaseMessage) -> str | None:
 
 def _scrub(value: Any, secrets: Iterable[str]) -> Any:
     """Redact secrets in every string of a JSON-like value."""
+    if not secrets:
+        return value
     if isinstance(value, str):
         return redact(value, secrets)
     if isinstance(value, dict):

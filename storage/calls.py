@@ -61,7 +61,16 @@ def json_text(value: Any) -> str | None:
     """JSON for a JSON column on the fast path (which takes text), or None for SQL NULL."""
     if value is None:
         return None
-    return json.dumps(strip_nul(value), ensure_ascii=False, default=str)
+    # JSON escapes NUL as \u0000, so text without that has no NUL to strip (the common case:
+    # it saves a walk over the value). A Mapping is dumped as an object either way.
+    text = json.dumps(value, ensure_ascii=False, default=_as_json)
+    if "\\u0000" not in text:
+        return text
+    return json.dumps(strip_nul(value), ensure_ascii=False, default=_as_json)
+
+
+def _as_json(value: Any) -> Any:
+    return dict(value) if isinstance(value, Mapping) else str(value)
 
 
 @dataclass(kw_only=True)
