@@ -44,7 +44,8 @@ __all__ = [
 ]
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
-_DICT_ROLES = frozenset({"system", "user", "assistant", "developer"})
+# A dict message may name its role either way: the API's names or LangChain's types.
+_DICT_ROLES = {**_ROLES, "user": "user", "assistant": "assistant", "developer": "developer"}
 _O_SERIES = re.compile(r"^o\d")
 _BODY_SNIPPET = 300  # characters of an error body kept in the exception message
 
@@ -114,11 +115,10 @@ def message_dicts(messages: Sequence[BaseMessage | Mapping[str, str]]) -> list[d
     out = []
     for message in messages:
         if isinstance(message, Mapping):
-            kind, content = message["role"], message["content"]
-            role = _ROLES.get(kind) or (kind if kind in _DICT_ROLES else None)
+            kind, content, roles = message["role"], message["content"], _DICT_ROLES
         else:
-            kind, content = message.type, message.content
-            role = _ROLES.get(kind)
+            kind, content, roles = message.type, message.content, _ROLES
+        role = roles.get(kind)
         if role is None:
             raise ValueError(f"message type {kind!r} is not supported by client 'http'")
         out.append({"role": role, "content": content})
