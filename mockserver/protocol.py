@@ -8,6 +8,7 @@ than that is cut after that many words and finishes with ``"length"``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -37,9 +38,12 @@ class ChatRequest:
     stream: bool = False
     include_usage: bool = False
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """sha256 over everything the reply depends on (streaming changes only the framing)."""
+        """sha256 over everything the reply depends on (streaming changes only the framing).
+
+        Cached: latency, faults, attempts and the reply each ask for it.
+        """
         fields = [self.model, self.messages, self.temperature, self.top_p, self.max_tokens]
         canonical = json.dumps([*fields, self.seed], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -93,11 +97,9 @@ def approx_tokens(chars: int) -> int:
 
 def cut_to_max_tokens(text: str, max_tokens: int | None) -> tuple[str, str]:
     """(text, finish_reason): cut after ``max_tokens`` words when the reply has more."""
-    if max_tokens is None:
+    if max_tokens is None or len(text.split()) <= max_tokens:  # split() and \S+ agree
         return text, "stop"
     words = list(re.finditer(r"\S+", text))
-    if len(words) <= max_tokens:
-        return text, "stop"
     end = words[max_tokens - 1].end() if max_tokens > 0 else 0
     return text[:end], "length"
 

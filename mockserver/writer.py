@@ -7,6 +7,7 @@ option to conclude with.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -28,31 +29,37 @@ class Case:
         Medical-looking words (by suffix) win over merely long ones; a preceding adjective is kept
         ('exertional dyspnea'); words of the options are skipped so a term never names an option.
         """
-        words = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", f"{self.context} {self.question}")
-        option_words = {w.lower() for text in self.options.values() for w in text.split()}
-        medical: list[str] = []
-        plain: list[str] = []
-        for index, word in enumerate(words):
-            lowered = word.lower()
-            if len(lowered) < 6 or "-" in lowered or lowered in P.STOPWORDS:
-                continue
-            if lowered in option_words or lowered.endswith(P.ADJECTIVE_SUFFIXES):
-                continue
-            previous = words[index - 1].lower() if index else ""
-            if previous.endswith(P.ADJECTIVE_SUFFIXES) and len(previous) > 5:
-                lowered = f"{previous} {lowered}"
-            target = medical if word.lower().endswith(P.MEDICAL_SUFFIXES) else plain
-            if lowered not in target:
-                target.append(lowered)
-        found: list[str] = []
-        for term in [*medical, *plain, "the main finding", "the clinical context"]:
-            if not any(term in other or other in term for other in found):
-                found.append(term)
-        return found[0], found[1]
+        return _terms(self.context, self.question, tuple(self.options.values()))
 
     def label(self, letter: str) -> str:
         """'B (Atrophy)': how the reasoning names an option."""
         return f"{letter} ({self.options[letter]})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _terms(context: str, question: str, option_texts: tuple[str, ...]) -> tuple[str, str]:
+    """`Case.terms`, cached: every reply to a question needs them, and they cost a regex scan."""
+    words = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", f"{context} {question}")
+    option_words = {w.lower() for text in option_texts for w in text.split()}
+    medical: list[str] = []
+    plain: list[str] = []
+    for index, word in enumerate(words):
+        lowered = word.lower()
+        if len(lowered) < 6 or "-" in lowered or lowered in P.STOPWORDS:
+            continue
+        if lowered in option_words or lowered.endswith(P.ADJECTIVE_SUFFIXES):
+            continue
+        previous = words[index - 1].lower() if index else ""
+        if previous.endswith(P.ADJECTIVE_SUFFIXES) and len(previous) > 5:
+            lowered = f"{previous} {lowered}"
+        target = medical if word.lower().endswith(P.MEDICAL_SUFFIXES) else plain
+        if lowered not in target:
+            target.append(lowered)
+    found: list[str] = []
+    for term in [*medical, *plain, "the main finding", "the clinical context"]:
+        if not any(term in other or other in term for other in found):
+            found.append(term)
+    return found[0], found[1]
 
 
 def _fill(rng: random.Random, bank: tuple[str, ...], case: Case, **extra: str) -> str:

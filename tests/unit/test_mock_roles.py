@@ -258,6 +258,23 @@ def test_max_tokens_cuts_by_words_and_chunks_rejoin() -> None:
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == text
 
 
+@pytest.mark.parametrize("space", [" ", "\t", "\n", "\u00a0", "\u2003", "\u3000", "\x1c", "\x85"])
+def test_max_tokens_counts_words_as_the_regex_does_for_unicode_spaces(space: str) -> None:
+    # The word count's fast path is str.split(); a cut must still land where \S+ says.
+    text = space.join(["alpha", "beta", "gamma", "delta"]) + space
+    words = list(re.finditer(r"\S+", text))
+    assert len(words) == 4
+    assert cut_to_max_tokens(text, 4) == (text, "stop")
+    assert cut_to_max_tokens(text, 3) == (text[: words[2].end()], "length")
+
+
+def test_request_digest_is_computed_once_and_tracks_the_request() -> None:
+    request = ChatRequest(model="m", messages=[{"role": "user", "content": "x"}], seed=1)
+    assert request.digest is request.digest
+    other = ChatRequest(model="m", messages=[{"role": "user", "content": "x"}], seed=2)
+    assert other.digest != request.digest
+
+
 def json_object(text: str) -> dict:
     match = re.search(r"\{.*\}", text, re.DOTALL)
     assert match is not None, text
