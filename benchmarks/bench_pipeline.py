@@ -213,6 +213,12 @@ def tree_cpu(pid: int) -> float:
     return total + sum(tree_cpu(int(child)) for child in children)
 
 
+def server_cpu(server: MockServerProcess) -> float:
+    """CPU seconds of a mock endpoint's process (0 when it is not running)."""
+    process = server._process
+    return proc_status(process.pid).get("cpu", 0.0) if process else 0.0
+
+
 WORKERS = [1]  # set from --workers in main(): `run --workers N` for the CLI sections
 
 
@@ -431,6 +437,7 @@ class Poll:
     stats: dict[str, dict[str, Any]]  # alias -> its server's /stats
     status: dict[str, int]  # questions by status
     cpu: float = 0.0  # CPU seconds of the run process so far
+    endpoint_cpu: float = 0.0  # CPU seconds of all mock endpoint processes so far
 
 
 @dataclass
@@ -458,6 +465,7 @@ def poll_run(
             {alias: server.stats() for alias, server in servers.items()},
             db.status_counts(run_id),
             tree_cpu(proc.pid),
+            sum(server_cpu(server) for server in servers.values()),
         )
         polls.append(poll)
         if not alive:
@@ -575,10 +583,11 @@ def section_utilization(args: argparse.Namespace, tmp: Path) -> list[tuple[str, 
         "is waiting for an alias slot and for the client's event loop)"
     )
     busy = (b.cpu - a.cpu) / (b.t - a.t)
+    endpoints = (b.endpoint_cpu - a.endpoint_cpu) / (b.t - a.t)
     print(
         f"  the run process(es) used {busy:.2f} CPU cores in the window "
-        f"({busy / x * 1000:.0f} CPU ms per question); 1-min load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        f"({busy / x * 1000:.0f} CPU ms per question), the mock endpoints {endpoints:.2f}; "
+        f"1-min load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     print(
         f"  allowed throughput X_max = min(caps: {x_caps:.2f} q/s, "
@@ -598,6 +607,8 @@ def section_utilization(args: argparse.Namespace, tmp: Path) -> list[tuple[str, 
             f"{f.in_flight:15.1f} {allowed:8.1f} {util:6.2f} {f.in_flight / caps[alias]:7.2f}"
         )
     util = tot_in / tot_allowed if tot_allowed else 0.0
+    # Sizing: at the CPU each question cost here, what 0.9 of X_max takes (run and endpoints).
+    need_run, need_mock = 0.9 * x_max * busy / x, 0.9 * x_max * endpoints / x
     print(
         f"{'total':13s} {sum(caps.values()):4d} {'':13s} {tot_in:15.1f} {tot_allowed:8.1f} "
         f"{util:6.2f}"
@@ -608,9 +619,20 @@ def section_utilization(args: argparse.Namespace, tmp: Path) -> list[tuple[str, 
         f"the {conc} questions in flight permit; the sum of the caps ({sum(caps.values())}) is "
         "not reachable, since one question's calls hit the aliases in sequence, mostly qwen72b."
     )
+    print(
+        f"  sizing: 0.9 of X_max is {0.9 * x_max:.1f} q/s; at {busy / x * 1000:.0f} CPU ms per "
+        f"question the run needs {need_run:.2f} cores for it (`run --workers N` spreads it over "
+        f"N processes), and the mock endpoints {need_mock:.2f} more; this machine has "
+        f"{os.cpu_count()}"
+    )
     return [
         ("utilization: steady q/s", f"{x:.2f}", f"allowed {x_max:.2f} q/s ({bound})"),
         ("utilization: run process CPU in window", f"{busy:.2f} cores", ""),
+        (
+            "utilization: cores 0.9 of X_max needs",
+            f"{need_run:.2f} run + {need_mock:.2f} endpoints",
+            f"this machine: {os.cpu_count()}",
+        ),
         (
             "utilization: mean in flight / allowed",
             f"{tot_in:.1f} / {tot_allowed:.1f} = {util:.2f}",
