@@ -33,27 +33,48 @@ def _closes_string(text: str, index: int) -> bool:
     return not rest or rest[0] in ",:}]"
 
 
+_OUTSIDE = re.compile(r"[\"'{}\[\]]")  # what can change the state outside a string
+_INSIDE = {'"': re.compile(r'[\\"]'), "'": re.compile(r"[\\']")}  # an escape, or the quote
+
+
+def _last_visible(text: str, start: int, index: int) -> str:
+    """The last non-whitespace character of text[start:index], or "" when there is none."""
+    index -= 1
+    while index >= start and text[index].isspace():
+        index -= 1
+    return text[index] if index >= start else ""
+
+
 def _matching_brace(text: str, start: int, stop: int) -> int | None:
-    """Index of the `}` closing the object opened at start, skipping braces inside strings."""
-    depth, quote, index, previous = 0, "", start, ""
-    while index < stop:
+    """Index of the `}` closing the object opened at start, skipping braces inside strings.
+
+    A single quote opens a string only after `{`, `[`, `,` or `:` (or first of all), so an
+    apostrophe in prose stays prose. The scan jumps between the characters that matter (quotes,
+    brackets, escapes) instead of walking every character in Python.
+    """
+    depth, index = 0, start
+    while (found := _OUTSIDE.search(text, index, stop)) is not None:
+        index = found.start()
         char = text[index]
-        if quote:
-            if char == "\\":
-                index += 2
-                continue
-            if char == quote and (quote == '"' or _closes_string(text, index)):
-                quote, previous = "", char
-        elif char == '"' or (char == "'" and previous in "{[,:"):
-            quote = char
+        if char == '"' or (char == "'" and _last_visible(text, start, index) in "{[,:"):
+            inside, index = _INSIDE[char], index + 1
+            while True:
+                hit = inside.search(text, index, stop)
+                if hit is None:
+                    return None
+                index = hit.start()
+                if text[index] == "\\":
+                    index += 2
+                elif char == '"' or _closes_string(text, index):
+                    break
+                else:
+                    index += 1
         elif char in "{[":
             depth += 1
         elif char in "}]":
             depth -= 1
             if depth == 0:
                 return index if char == "}" else None
-        if not char.isspace():
-            previous = char if not quote or char == quote else previous
         index += 1
     return None
 
@@ -154,7 +175,11 @@ def json_objects(text: str) -> tuple[list[dict[str, Any]], ParseFailure | None]:
     seen: set[str] = set()
     first_error = ""
     sources = [(0, part) for part in final] + [(1, part) for part in (*reasoning, text)]
+    scanned: set[str] = set()
     for visible_rank, source in sources:
+        if source in scanned:
+            continue  # a reply with no wrapper is its own final part: same candidates, all seen
+        scanned.add(source)
         for candidate in _candidates(source):
             if candidate in seen or len(ranked) >= _MAX_OBJECTS:
                 continue

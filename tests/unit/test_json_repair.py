@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from reasonmed.agents.json_repair import _closes_string, _matching_brace
 from reasonmed.agents.parsing import (
     parse_json_object,
     parse_judge_score,
@@ -329,3 +330,58 @@ def test_object_quoting_a_think_tag_is_read_whole() -> None:
     """Found by hypothesis: a reason containing "</THINK>```{" split the reply at a fake tag."""
     reply = 'Verdict follows. {"reason": "</THINK>```{", "verdict": "Correct"} Done.'
     assert parse_json_object(reply) == {"reason": "</THINK>```{", "verdict": "Correct"}
+
+
+def _reference_matching_brace(text: str, start: int, stop: int) -> int | None:
+    """The character-by-character scan `_matching_brace` replaced; kept as its specification."""
+    depth, quote, index, previous = 0, "", start, ""
+    while index < stop:
+        char = text[index]
+        if quote:
+            if char == "\\":
+                index += 2
+                continue
+            if char == quote and (quote == '"' or _closes_string(text, index)):
+                quote, previous = "", char
+        elif char == '"' or (char == "'" and previous in "{[,:"):
+            quote = char
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return index if char == "}" else None
+        if not char.isspace():
+            previous = char if not quote or char == quote else previous
+        index += 1
+    return None
+
+
+_BRACE_TEXT = st.text(alphabet=st.sampled_from(list("{}[]\"'\\,: \n\ta’“")), max_size=40)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_BRACE_TEXT, st.integers(min_value=0, max_value=45))
+@example('"\\"}', 45)  # an escaped quote does not close the string
+@example("'it\\'s'}", 45)  # nor an escaped apostrophe
+@example("a: 'b'} c", 45)  # an apostrophe after ':' opens a string
+@example("x 'b}'", 45)  # one after a letter does not
+@example("'}'", 45)  # one right after the opening brace does
+@example('"a" \'b}', 45)  # after a closed string, the last visible character is its quote
+@example("[{]}", 45)  # a bracket closes at depth 0 only as a brace
+def test_matching_brace_agrees_with_the_character_scan(text: str, cut: int) -> None:
+    text = "{" + text
+    stop = min(len(text), cut + 1)
+    for start in (i for i, char in enumerate(text) if char == "{"):
+        for end in (stop, len(text)):
+            expected = _reference_matching_brace(text, start, end)
+            assert _matching_brace(text, start, end) == expected, (text, start, end)
+
+
+def test_matching_brace_agrees_on_the_reply_corpus() -> None:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(REPLIES.glob("*.txt"))]
+    assert texts
+    for text in texts:
+        for start in (i for i, char in enumerate(text) if char == "{"):
+            expected = _reference_matching_brace(text, start, len(text))
+            assert _matching_brace(text, start, len(text)) == expected
