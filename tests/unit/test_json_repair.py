@@ -345,10 +345,8 @@ def _reference_matching_brace(text: str, start: int, stop: int) -> int | None:
                 quote, previous = "", char
         elif char == '"' or (char == "'" and previous in "{[,:"):
             quote = char
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
+        elif char in "{[}]":  # (starting on a brace, depth is >= 1 after any opener)
+            depth += 1 if char in "{[" else -1
             if depth == 0:
                 return index if char == "}" else None
         if not char.isspace():
