@@ -112,6 +112,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return EXIT_INTERRUPTED
     with open_db(args.db) as db:
         console.print(summary_table(run_status(db, result.run_id)))
+    if share == 1 and (note := progress.busy_note()):
+        progress.console.print(note, markup=False, highlight=False, soft_wrap=True)
     if result.failed:
         console.print(
             f"{len(result.failed)} question(s) failed; run the same command again to retry them "

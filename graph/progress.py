@@ -13,6 +13,12 @@ from rich.table import Table
 
 from reasonmed.storage.runs import QuestionRow
 
+# When the run process is this busy over a run (CPU seconds, all threads, per wall second), its
+# own CPU set the pace, not the endpoints. Short runs say nothing: start-up dominates them.
+BUSY_SHARE = 0.85
+BUSY_MIN_QUESTIONS = 50
+BUSY_MIN_SECONDS = 10.0
+
 
 class RunProgress:
     """Counts finished questions by outcome and tier; renders them as they come."""
@@ -25,6 +31,7 @@ class RunProgress:
         self.total = 0  # set by `begin` once the runner has validated the question file
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
+        self.cpu_started = time.process_time()
         self._progress: Progress | None = None
         self._task: Any = None
 
@@ -52,6 +59,12 @@ class RunProgress:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
 
+    def busy_note(self) -> str | None:
+        """`busy_note` for this process's run so far."""
+        finished = sum(self.counts[s] for s in ("done", "rejected", "failed"))
+        cpu = time.process_time() - self.cpu_started
+        return busy_note(cpu, time.monotonic() - self.started, finished)
+
     def __call__(self, row: QuestionRow, result: dict[str, Any]) -> None:
         status = result.get("status", "?")
         self.counts[status] += 1
@@ -77,6 +90,25 @@ class RunProgress:
             # print() writes the newline separately, so two workers' lines could run together.
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
+
+
+def busy_note(cpu_seconds: float, wall_seconds: float, finished: int) -> str | None:
+    """Why a run went no faster, when the reason is this process's CPU rather than the endpoints.
+
+    A user whose endpoints answer quickly sees throughput level off and cannot tell whether the
+    caps, the endpoints or the client are the limit; a process busy nearly all the time is.
+    """
+    if finished < BUSY_MIN_QUESTIONS or wall_seconds < BUSY_MIN_SECONDS:
+        return None
+    busy = cpu_seconds / wall_seconds
+    if busy < BUSY_SHARE:
+        return None
+    return (
+        f"this process kept {busy:.2f} CPU cores busy over the run "
+        f"({cpu_seconds / finished * 1000:.0f} CPU ms per question): its own CPU, not the "
+        "endpoints, set the pace; `run --workers N` on PostgreSQL spreads the questions over N "
+        "processes"
+    )
 
 
 def summary_table(status: dict[str, Any]) -> Table:

@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from reasonmed.graph.progress import RunProgress
+from reasonmed.graph.progress import RunProgress, busy_note
 from reasonmed.storage.questions import Question
 from reasonmed.storage.runs import QuestionRow
 
@@ -43,3 +43,28 @@ def test_each_progress_line_is_one_write(monkeypatch: pytest.MonkeyPatch) -> Non
         "w2 [1/2] q1: done (easy)\n",
         "w2 [2/2] q2: rejected (difficult) - no CoT kept\n",
     ]
+
+
+def test_busy_note_speaks_only_for_a_long_busy_run() -> None:
+    assert busy_note(cpu_seconds=19.0, wall_seconds=20.0, finished=200) is not None
+    assert busy_note(cpu_seconds=15.0, wall_seconds=20.0, finished=200) is None  # 75% busy
+    assert busy_note(cpu_seconds=19.0, wall_seconds=20.0, finished=49) is None  # too few
+    assert busy_note(cpu_seconds=9.5, wall_seconds=9.9, finished=200) is None  # too short
+    note = busy_note(cpu_seconds=19.0, wall_seconds=20.0, finished=200)
+    assert note is not None and "0.95 CPU cores" in note and "95 CPU ms per question" in note
+    assert "--workers N" in note
+
+
+def test_run_progress_measures_its_own_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    progress = RunProgress(console=Console(file=io.StringIO()), worker="w1")
+    for index in range(60):
+        progress(_row(f"q{index}"), {"status": ("done", "rejected", "failed")[index % 3]})
+    assert progress.busy_note() is None  # a few milliseconds old: too short to judge
+    # As if the run had gone on for 20 s, 19 of them on the CPU.
+    progress.started -= 20.0
+    progress.cpu_started -= 19.0
+    note = progress.busy_note()
+    assert note is not None and "per question" in note
+    progress.cpu_started += 10.0  # 9 CPU seconds in 20: the endpoints set the pace
+    assert progress.busy_note() is None
