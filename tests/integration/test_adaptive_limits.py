@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.prompts import format_question_block, render
 from reasonmed.storage.calls import CallLog
 from reasonmed.storage.db import Database
+from tests.support.chat_server import QuietHTTPServer
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, mock_overrides, query
 
 ALIAS = "qwen72b"
@@ -196,8 +197,7 @@ class _TrickleHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def trickle_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _TrickleHandler)
-    server.daemon_threads = True
+    server = QuietHTTPServer(("127.0.0.1", 0), _TrickleHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     server.shutdown()

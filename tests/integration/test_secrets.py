@@ -20,7 +20,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,6 +32,7 @@ from sqlalchemy import inspect, text
 from reasonmed.agents.models import REDACTED
 from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.storage.db import Database
+from tests.support.chat_server import QuietHTTPServer
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS
 
 KEYS = {
@@ -106,7 +107,7 @@ def mock() -> Iterator[MockServerProcess]:
 
 @pytest.fixture(scope="module")
 def echo() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoEndpoint)
+    server = QuietHTTPServer(("127.0.0.1", 0), EchoEndpoint)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
