@@ -59,18 +59,22 @@ class RunProgress:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
 
+    @property
+    def finished(self) -> int:
+        """Questions this process brought to an end (done, rejected or failed)."""
+        return sum(self.counts[s] for s in ("done", "rejected", "failed"))
+
     def busy_note(self) -> str | None:
         """`busy_note` for this process's run so far."""
-        finished = sum(self.counts[s] for s in ("done", "rejected", "failed"))
         cpu = time.process_time() - self.cpu_started
-        return busy_note(cpu, time.monotonic() - self.started, finished)
+        return busy_note(cpu, time.monotonic() - self.started, self.finished)
 
     def __call__(self, row: QuestionRow, result: dict[str, Any]) -> None:
         status = result.get("status", "?")
         self.counts[status] += 1
         if result.get("tier"):
             self.counts[f"tier:{result['tier']}"] += 1
-        done = sum(self.counts[s] for s in ("done", "rejected", "failed"))
+        done = self.finished
         rate = done / max(time.monotonic() - self.started, 1e-6)
         detail = (
             f"done {self.counts['done']}  rejected {self.counts['rejected']}  "
