@@ -344,8 +344,7 @@ def overhead_once(
     kind = name.split("-")[1]
     db = Db.fresh(kind, tmp) if kind != "memory" else None
     overrides = point_at(dict.fromkeys(aliases(), mock.base_url))
-    server = mock._process.pid if mock._process else None  # its pid, for its CPU time
-    s0, r0 = proc_status(server).get("cpu", 0.0) if server else 0.0, mock.stats()["requests"]
+    s0, r0 = server_cpu(mock), mock.stats()["requests"]
     t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
     try:
         if name.startswith("ours"):
@@ -371,9 +370,8 @@ def overhead_once(
     finally:
         if db is not None:
             db.drop()
-    server_cpu = (proc_status(server).get("cpu", 0.0) - s0) if server else 0.0
     requests = mock.stats()["requests"] - r0
-    return Timing(wall, cpu, main, server_cpu, requests, os.getloadavg()[0])
+    return Timing(wall, cpu, main, server_cpu(mock) - s0, requests, os.getloadavg()[0])
 
 
 def section_overhead(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str, str]]:
