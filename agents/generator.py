@@ -10,13 +10,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from reasonmed.agents.answers import extract_answer
-from reasonmed.agents.calls import call_model, question_block
-from reasonmed.agents.parsing import clean_cot
-from reasonmed.graph.context import PipelineContext
-from reasonmed.graph.state import GenerateTask
+from reasonmed.core.question import Question
+from reasonmed.core.state import GenerateTask
+from reasonmed.llm.context import PipelineContext
+from reasonmed.llm.model_calls import call_model, question_block
 from reasonmed.prompts.render import render
-from reasonmed.storage.question_model import Question
+from reasonmed.replies.answers import extract_answer
+from reasonmed.replies.parsing import clean_cot
 
 NODE = "generate"
 

@@ -11,13 +11,14 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from reasonmed.agents.calls import call_until_parsed, question_block
-from reasonmed.agents.parsing import parse_score
-from reasonmed.agents.schemas import ParseFailure, Score
-from reasonmed.graph.context import PipelineContext
-from reasonmed.graph.state import KeptRecord, PathRecord, QuestionState, ScoreRecord
+from reasonmed.agents.output_readers import parse_score
+from reasonmed.agents.outputs import Score
+from reasonmed.core.question import Question
+from reasonmed.core.state import KeptRecord, PathRecord, QuestionState, ScoreRecord
+from reasonmed.llm.context import PipelineContext
+from reasonmed.llm.model_calls import call_until_parsed, question_block
 from reasonmed.prompts.render import render
-from reasonmed.storage.question_model import Question
+from reasonmed.replies.reply_types import ParseFailure
 
 NODE = "rank"
 

@@ -11,8 +11,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from reasonmed.agents.refiner import rewrite
-from reasonmed.graph.context import PipelineContext
-from reasonmed.graph.state import KeptTask
+from reasonmed.core.state import KeptTask
+from reasonmed.llm.context import PipelineContext
 
 NODE = "regenerate"
 

@@ -12,9 +12,9 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from reasonmed.agents.verifier import judge_text
-from reasonmed.graph.context import PipelineContext
-from reasonmed.graph.state import KeptTask
-from reasonmed.storage.question_model import Question
+from reasonmed.core.question import Question
+from reasonmed.core.state import KeptTask
+from reasonmed.llm.context import PipelineContext
 
 NODE = "reverify"
 

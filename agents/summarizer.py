@@ -10,12 +10,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from reasonmed.agents.calls import call_model, question_block
-from reasonmed.agents.parsing import split_reasoning
-from reasonmed.graph.context import PipelineContext
-from reasonmed.graph.state import KeptTask
+from reasonmed.core.question import Question
+from reasonmed.core.state import KeptTask
+from reasonmed.llm.context import PipelineContext
+from reasonmed.llm.model_calls import call_model, question_block
 from reasonmed.prompts.render import render
-from reasonmed.storage.question_model import Question
+from reasonmed.replies.parsing import split_reasoning
 
 NODE = "summarize"
 

@@ -11,14 +11,15 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from reasonmed.agents.answers import extract_answer
-from reasonmed.agents.calls import CallOutcome, call_until_parsed, question_block
-from reasonmed.agents.parsing import parse_verdict
-from reasonmed.agents.schemas import ParseFailure, Verdict
-from reasonmed.graph.context import PipelineContext
-from reasonmed.graph.state import VerifyTask
+from reasonmed.agents.output_readers import parse_verdict
+from reasonmed.agents.outputs import Verdict
+from reasonmed.core.question import Question
+from reasonmed.core.state import VerifyTask
+from reasonmed.llm.context import PipelineContext
+from reasonmed.llm.model_calls import CallOutcome, call_until_parsed, question_block
 from reasonmed.prompts.render import render
-from reasonmed.storage.question_model import Question
+from reasonmed.replies.answers import extract_answer
+from reasonmed.replies.reply_types import ParseFailure
 
 NODE = "verify"
 

@@ -75,18 +75,18 @@ import psycopg
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reasonmed.agents.models import ModelRegistry
+from reasonmed.core.call_record import CallRecord
+from reasonmed.core.config import load_config
 from reasonmed.graph.builder import build_graph
-from reasonmed.graph.config import load_config
-from reasonmed.graph.context import PipelineContext
+from reasonmed.graph.run_session import store_outcome
 from reasonmed.graph.runner import RunRequest, run_pipeline
-from reasonmed.graph.session import store_outcome
+from reasonmed.llm.context import PipelineContext
+from reasonmed.llm.model_registry import ModelRegistry
 from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.prompts import template_hashes
-from reasonmed.storage.call_record import CallRecord
-from reasonmed.storage.calls import CallLog
+from reasonmed.sources.question_files import iter_questions, validate_question_file
+from reasonmed.storage.call_log import CallLog
 from reasonmed.storage.db import Database
-from reasonmed.storage.questions import iter_questions, validate_question_file
 from reasonmed.storage.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,7 +230,7 @@ def cli_run(
     Its stderr (one progress line per question when it is not a terminal) goes to a file next
     to the questions: an undrained pipe would block the run once it filled.
     """
-    command = [sys.executable, "-m", "reasonmed.graph.cli", "run", str(questions)]
+    command = [sys.executable, "-m", "reasonmed.cli.main", "run", str(questions)]
     command += ["--config", str(CONFIG), "--db", db.url, "--run-id", run_id]
     if concurrency:
         command += ["--concurrency", str(concurrency)]
@@ -745,9 +745,9 @@ async def client_costs(base_url: str, k: int, concurrency: int) -> list[tuple[st
     from langchain_core.messages import HumanMessage, SystemMessage
     from langchain_openai import ChatOpenAI
 
-    from reasonmed.agents.calls import question_block
+    from reasonmed.llm.model_calls import question_block
     from reasonmed.prompts.render import render
-    from reasonmed.storage.questions import load_questions
+    from reasonmed.sources.question_files import load_questions
 
     question = load_questions(QUESTIONS)[0]
     messages = render("generator", question_block=question_block(question)).messages

@@ -15,12 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reasonmed.agents.answers import extract_answer
-from reasonmed.agents.calls import call_model, question_block
-from reasonmed.agents.schemas import AnswerExtraction
-from reasonmed.evals.results import ExamAnswer
-from reasonmed.evals.sampling import population_fingerprint
-from reasonmed.evals.session import (
+from reasonmed.core.question import Question, question_fingerprint
+from reasonmed.evals.eval_session import (
     EvalDefinition,
     close_eval,
     open_eval,
@@ -28,13 +24,17 @@ from reasonmed.evals.session import (
     resolve_config,
     run_items,
 )
-from reasonmed.evals.stats import proportion
-from reasonmed.graph.context import PipelineContext
+from reasonmed.evals.intervals import proportion
+from reasonmed.evals.results import ExamAnswer
+from reasonmed.evals.sampling import population_fingerprint
+from reasonmed.llm.context import PipelineContext
+from reasonmed.llm.model_calls import call_model, question_block
 from reasonmed.prompts import render
+from reasonmed.replies.answers import extract_answer
+from reasonmed.replies.reply_types import AnswerExtraction
+from reasonmed.sources.question_files import load_questions
 from reasonmed.storage.db import Database
 from reasonmed.storage.eval_store import EvalItemRow, EvalRow, EvalStore
-from reasonmed.storage.question_model import Question
-from reasonmed.storage.questions import load_questions, question_fingerprint
 
 NODE = "eval_accuracy"
 NO_SOURCE = "(none)"  # how a question without a `source` is reported

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from reasonmed.agents.answers import extract_answer
-from reasonmed.agents.parsing import reasoning_parts
-from reasonmed.agents.schemas import AnswerExtraction
+from reasonmed.replies.answers import extract_answer
+from reasonmed.replies.parsing import reasoning_parts
+from reasonmed.replies.reply_types import AnswerExtraction
 
 BLOCKING = ("empty", "truncated", "too_long")
 FLAGS = ("no_answer", "answer_mismatch")

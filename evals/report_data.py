@@ -14,14 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, select
-
-from reasonmed.storage.db import Database, Plan, Step
-from reasonmed.storage.export import iter_examples
+from reasonmed.storage.db import Database
+from reasonmed.storage.example_reads import iter_examples
+from reasonmed.storage.run_reads import question_rows, reverify_verdicts, usage_by_question
 from reasonmed.storage.runs import RunStore
 from reasonmed.storage.saver import SQLAlchemySaver
-from reasonmed.storage.schema import llm_calls as L
-from reasonmed.storage.schema import questions as Q
 
 PATH_FIELDS = ("index", "model", "temperature", "verdict", "answer_ok", "correct", "verify_failure")
 KEPT_FIELDS = ("slot", "origin", "status", "note", "attempts")
@@ -91,48 +88,6 @@ class ReportInputs:
     reverify_verdicts: list[tuple[str | None, str | None]] = field(default_factory=list)
 
 
-def _fetch(stmt: Any) -> Plan:
-    rows = yield Step(stmt, fetch=True)
-    return rows or []
-
-
-def _usage_by_question(db: Database, run_id: str) -> dict[str, dict[str, Any]]:
-    stmt = (
-        select(
-            L.c.question_id,
-            func.count().label("calls"),
-            func.sum(L.c.prompt_tokens).label("prompt_tokens"),
-            func.sum(L.c.completion_tokens).label("completion_tokens"),
-            func.sum(L.c.cost).label("cost"),
-            func.count(L.c.cost).label("priced_calls"),
-        )
-        .where(L.c.run_id == run_id)
-        .group_by(L.c.question_id)
-    )
-    return {
-        r.question_id: {
-            "calls": int(r.calls),
-            "prompt_tokens": int(r.prompt_tokens or 0),
-            "completion_tokens": int(r.completion_tokens or 0),
-            "cost": float(r.cost or 0.0),
-            "priced_calls": int(r.priced_calls or 0),
-        }
-        for r in db.run(_fetch(stmt), write=False)
-    }
-
-
-def _reverify_verdicts(db: Database, run_id: str) -> list[tuple[str | None, str | None]]:
-    join = L.join(Q, and_(Q.c.run_id == L.c.run_id, Q.c.question_id == L.c.question_id))
-    stmt = (
-        select(Q.c.tier, L.c.parsed)
-        .select_from(join)
-        .where(L.c.run_id == run_id, L.c.node == "reverify", L.c.error.is_(None))
-        .order_by(L.c.id)
-    )
-    rows = db.run(_fetch(stmt), write=False)
-    return [(r.tier, (r.parsed or {}).get("verdict")) for r in rows]
-
-
 def _pick(records: Iterable[dict[str, Any]], names: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{k: r.get(k) for k in names if k in r} for r in records]
 
@@ -150,9 +105,9 @@ def load_inputs(db: Database, run_id: str) -> ReportInputs:
         known = [r["run_id"] for r in store.list_runs()][:5]
         hint = f"; runs here: {', '.join(known)}" if known else ""
         raise LookupError(f"no run {run_id!r} in this database{hint}")
-    usage = _usage_by_question(db, run_id)
+    usage = usage_by_question(db, run_id)
     saver = SQLAlchemySaver(db)
-    rows = db.run(_fetch(select(Q).where(Q.c.run_id == run_id).order_by(Q.c.position)), write=False)
+    rows = question_rows(db, run_id)
     questions = []
     for row in rows:
         values = _head_values(saver, row.thread_id)
@@ -181,5 +136,5 @@ def load_inputs(db: Database, run_id: str) -> ReportInputs:
         updated_at=run.updated_at,
         questions=questions,
         examples=examples,
-        reverify_verdicts=_reverify_verdicts(db, run_id),
+        reverify_verdicts=reverify_verdicts(db, run_id),
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from reasonmed.agents.schemas import ParseFailure
+from reasonmed.replies.reply_types import ParseFailure
 
 
 class ExamAnswer(BaseModel):

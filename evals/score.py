@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reasonmed.agents.calls import call_until_parsed
-from reasonmed.agents.parsing import parse_judge_score
-from reasonmed.agents.schemas import JudgeScore, ParseFailure
+from reasonmed.agents.output_readers import parse_judge_score
+from reasonmed.agents.outputs import JudgeScore
+from reasonmed.core.config import ConfigError, JudgeAgent, RunConfig
 from reasonmed.evals.checks import BLOCKING, DEFAULT_MAX_CHARS, FLAGS, check_response
-from reasonmed.evals.results import JudgedItem
-from reasonmed.evals.score_items import Sample, ScoreItem, sample_file, sample_run
-from reasonmed.evals.session import (
+from reasonmed.evals.eval_session import (
     EvalDefinition,
     close_eval,
     open_eval,
@@ -31,13 +29,16 @@ from reasonmed.evals.session import (
     resolve_config,
     run_items,
 )
-from reasonmed.evals.stats import summarize_scores
-from reasonmed.graph.config import ConfigError, JudgeAgent, RunConfig
-from reasonmed.graph.context import PipelineContext
+from reasonmed.evals.intervals import summarize_scores
+from reasonmed.evals.results import JudgedItem
+from reasonmed.evals.score_items import Sample, ScoreItem, sample_file, sample_run
+from reasonmed.exports.jsonl_export import Variant
+from reasonmed.llm.context import PipelineContext
+from reasonmed.llm.model_calls import call_until_parsed
 from reasonmed.prompts import render
+from reasonmed.replies.reply_types import ParseFailure
 from reasonmed.storage.db import Database
 from reasonmed.storage.eval_store import EvalItemRow, EvalRow, EvalStore
-from reasonmed.storage.export import Variant
 
 NODE = "eval_score"
 NOTE = (

@@ -16,9 +16,10 @@ from typing import Any
 
 from reasonmed.evals.checks import options_from_text
 from reasonmed.evals.sampling import population_fingerprint, sample_indices
+from reasonmed.exports.jsonl_export import Variant, output_text
 from reasonmed.storage.db import Database
 from reasonmed.storage.eval_store import example_keys, run_questions
-from reasonmed.storage.export import Variant, iter_examples, output_text
+from reasonmed.storage.example_reads import iter_examples
 from reasonmed.storage.runs import RunStore
 
 MAX_LISTED_PROBLEMS = 50

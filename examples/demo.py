@@ -30,7 +30,7 @@ CONFIG = ROOT / "examples" / "config.mock.yaml"
 def reasonmed(*args: str) -> int:
     """Run one `reasonmed` command in a subprocess, echoing it first."""
     print(f"\n$ reasonmed {' '.join(args)}", flush=True)
-    return subprocess.call([sys.executable, "-m", "reasonmed.graph.cli", *args], cwd=ROOT)
+    return subprocess.call([sys.executable, "-m", "reasonmed.cli.main", *args], cwd=ROOT)
 
 
 def main() -> int:

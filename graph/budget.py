@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from reasonmed.graph.config import RunConfig
-from reasonmed.storage.calls import CallLog
+from reasonmed.core.config import RunConfig
+from reasonmed.storage.call_log import CallLog
 
 SHARED_REFRESH_S = 1.0
 

@@ -20,10 +20,10 @@ from reasonmed.agents.regenerator import regenerate
 from reasonmed.agents.reverifier import reverify
 from reasonmed.agents.summarizer import summarize
 from reasonmed.agents.verifier import verify
+from reasonmed.core.state import QuestionState
 from reasonmed.graph import routing as r
-from reasonmed.graph.context import PipelineContext
-from reasonmed.graph.state import QuestionState
-from reasonmed.graph.steps import barrier, classify, finalize
+from reasonmed.graph.control_nodes import barrier, classify, finalize
+from reasonmed.llm.context import PipelineContext
 
 WORK = [r.REFINE, r.REGENERATE, r.REVERIFY, r.SUMMARIZE, r.FINALIZE]
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from reasonmed.graph.config import RunConfig
+from reasonmed.core.config import RunConfig
 from reasonmed.graph.routing import assign_tier
 from reasonmed.prompts.render import format_question_block, render, template_variables
-from reasonmed.storage.questions import iter_questions
+from reasonmed.sources.question_files import iter_questions
 
 CHARS_PER_TOKEN = 4
 MIN_OBSERVED_CALLS = 20  # calls of an agent (with usage reported) before its mean reply is used
@@ -56,7 +56,7 @@ _METHOD = [
 
 
 class Observed(BaseModel):
-    """What earlier runs' logs say (read by `cli_estimate.observe`); any field may be empty."""
+    """What earlier runs' logs say (read by `graph.observed_runs`); any field may be empty."""
 
     reply_tokens: dict[str, float] = {}  # line -> mean completion tokens per call
     reply_calls: dict[str, int] = {}  # line -> calls behind that mean

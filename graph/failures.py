@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from reasonmed.agents.calls import ModelCallError
-from reasonmed.agents.models import redact
+from reasonmed.llm.model_calls import ModelCallError
+from reasonmed.llm.model_registry import redact
 
 # Error kinds by the exception type name that starts a recorded error ("RateLimitError: ...").
 _KINDS = (

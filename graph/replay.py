@@ -15,14 +15,14 @@ from typing import Any
 
 from langgraph.checkpoint.base import CheckpointTuple
 
-from reasonmed.graph.config import config_from_dict
-from reasonmed.graph.context import thread_id_for
-from reasonmed.graph.session import ConfigSource, Session, open_session
+from reasonmed.core.config import config_from_dict
+from reasonmed.core.question import Question
+from reasonmed.graph.run_session import ConfigSource, Session, open_session
 from reasonmed.graph.trace import require_question
 from reasonmed.graph.trace_history import build_history, cp_id, next_nodes
+from reasonmed.llm.context import thread_id_for
 from reasonmed.prompts import template_hashes
 from reasonmed.storage.db import Database
-from reasonmed.storage.question_model import Question
 from reasonmed.storage.runs import RunStore
 from reasonmed.storage.saver import SQLAlchemySaver
 

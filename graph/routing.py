@@ -14,9 +14,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from reasonmed.graph.config import RunConfig
-from reasonmed.graph.context import PipelineContext
-from reasonmed.graph.state import (
+from reasonmed.core.config import RunConfig
+from reasonmed.core.state import (
     GenerateTask,
     KeptRecord,
     KeptTask,
@@ -25,6 +24,7 @@ from reasonmed.graph.state import (
     Tier,
     VerifyTask,
 )
+from reasonmed.llm.context import PipelineContext
 
 # Node names, used by the builder and the routers alike.
 GENERATE, VERIFY, CLASSIFY, RANK = "generate", "verify", "classify", "rank"

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from reasonmed.core.question import Question
 from reasonmed.graph.budget import Budget
 from reasonmed.graph.failures import describe_failure
-from reasonmed.graph.session import ConfigChangedError, ConfigSource, Session, open_session
-from reasonmed.storage.calls import CallLog
+from reasonmed.graph.run_session import ConfigChangedError, ConfigSource, Session, open_session
+from reasonmed.sources.question_files import iter_questions, validate_question_file
+from reasonmed.storage.call_log import CallLog
 from reasonmed.storage.claims import Claims, open_claims
-from reasonmed.storage.question_model import Question
-from reasonmed.storage.questions import iter_questions, validate_question_file
 from reasonmed.storage.runs import QuestionRow
 
 __all__ = ["DEFAULT_DB", "ConfigChangedError", "RunRequest", "RunResult", "advance", "run_pipeline"]

@@ -13,7 +13,7 @@ import copy
 import json
 from typing import Any, get_type_hints
 
-from reasonmed.graph.state import QuestionState
+from reasonmed.core.state import QuestionState
 
 KEYED = {"paths": "index", "scores": "index", "kept": "slot"}
 

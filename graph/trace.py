@@ -12,10 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.checkpoint.base import CheckpointTuple
-from sqlalchemy import select
 
-from reasonmed.graph.context import thread_id_for
-from reasonmed.graph.state import merge_kept, merge_paths, merge_scores
+from reasonmed.core.state import merge_kept, merge_paths, merge_scores
 from reasonmed.graph.trace_changes import describe_changes
 from reasonmed.graph.trace_history import (
     Branch,
@@ -25,12 +23,12 @@ from reasonmed.graph.trace_history import (
     next_nodes,
     step_nodes,
 )
-from reasonmed.storage.calls import CallLog, StoredCall
-from reasonmed.storage.db import Database, Plan, Step
+from reasonmed.llm.context import thread_id_for
+from reasonmed.storage.call_log import CallLog, StoredCall
+from reasonmed.storage.db import Database
+from reasonmed.storage.run_reads import first_question_ids, question_examples
 from reasonmed.storage.runs import QuestionRow, RunStore
 from reasonmed.storage.saver import SQLAlchemySaver
-from reasonmed.storage.schema import examples as E
-from reasonmed.storage.schema import questions as Q
 
 SCHEMA = "reasonmed.trace/1"
 IN_FLIGHT = "in flight / not yet checkpointed"
@@ -77,7 +75,7 @@ def build_trace(db: Database, run_id: str, question_id: str) -> dict[str, Any]:
             "head_checkpoint_id": cp_id(chain[-1].config) if chain else None,
             "steps": steps,
             "branches": branches,
-            "examples": _examples(db, run_id, question_id),
+            "examples": question_examples(db, run_id, question_id),
             "rejection": row.reason if row.status == "rejected" else None,
         }
     )
@@ -95,27 +93,10 @@ def require_question(db: Database, run_id: str, question_id: str) -> QuestionRow
         raise LookupError(f"no run {run_id!r} in this database{hint}; {_FIND_IDS}")
     row = store.question(run_id, question_id)
     if row is None:
-        stmt = (
-            select(Q.c.question_id).where(Q.c.run_id == run_id).order_by(Q.c.position).limit(HINTS)
-        )
-        known = [r[0] for r in db.run(_rows(stmt), write=False)]
+        known = first_question_ids(db, run_id, HINTS)
         hint = f"; e.g. {', '.join(known)}" if known else ""
         raise LookupError(f"run {run_id!r} has no question {question_id!r}{hint}; {_FIND_IDS}")
     return row
-
-
-def _rows(stmt: Any) -> Plan:
-    rows = yield Step(stmt, fetch=True)
-    return rows or []
-
-
-def _examples(db: Database, run_id: str, question_id: str) -> list[dict[str, Any]]:
-    stmt = (
-        select(E.c.slot, E.c.tier, E.c.origin, E.c.cot, E.c.summary, E.c.provenance)
-        .where(E.c.run_id == run_id, E.c.question_id == question_id)
-        .order_by(E.c.slot)
-    )
-    return [dict(r._mapping) for r in db.run(_rows(stmt), write=False)]
 
 
 # -- history -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import CheckpointTuple
 
-from reasonmed.storage.calls import StoredCall
+from reasonmed.storage.call_log import StoredCall
 
 
 def cp_id(config: dict[str, Any] | None) -> str | None:

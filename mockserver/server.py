@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from reasonmed.mockserver.answer_key import AnswerKey
+from reasonmed.mockserver.counters import Stats
 from reasonmed.mockserver.faults import (
     FAULT_KINDS,
     RATE_LIMIT_HEADERS,
@@ -40,10 +41,9 @@ from reasonmed.mockserver.protocol import (
     parse_request,
     usage,
 )
-from reasonmed.mockserver.replies import ReplyConfig, reply_text
+from reasonmed.mockserver.reply_builder import ReplyConfig, reply_text
 from reasonmed.mockserver.roles import parse_messages
 from reasonmed.mockserver.scenarios import DEFAULT_TEMPERATURES, unit
-from reasonmed.mockserver.stats import Stats
 
 LISTED_MODELS = ("qwen2.5-72b-instruct", "deepseek-r1-distill-llama-70b", "huatuogpt-o1-70b")
 

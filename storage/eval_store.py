@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from reasonmed.storage.calls import now_iso, strip_nul
+from reasonmed.core.question import Question
+from reasonmed.storage.call_log import now_iso, strip_nul
 from reasonmed.storage.db import Database, Plan, Step
-from reasonmed.storage.question_model import Question
 from reasonmed.storage.schema import eval_items as I
 from reasonmed.storage.schema import evals as V
 from reasonmed.storage.schema import examples as E

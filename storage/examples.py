@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
-from reasonmed.storage.calls import strip_nul
+from reasonmed.core.question import Question
+from reasonmed.storage.call_log import strip_nul
 from reasonmed.storage.db import Plan, Step
-from reasonmed.storage.question_model import Question
 from reasonmed.storage.schema import examples as E
 
 _KEEP_ON_UPDATE = ("run_id", "question_id", "slot", "created_at")

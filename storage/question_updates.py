@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import null, update
 
-from reasonmed.storage.calls import now_iso, strip_nul
+from reasonmed.storage.call_log import now_iso, strip_nul
 from reasonmed.storage.db import Plan, Step
 from reasonmed.storage.examples import ExampleRow, replace_examples
 from reasonmed.storage.schema import questions as Q

@@ -16,12 +16,11 @@ from typing import Any, Literal
 from sqlalchemy import Insert, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from reasonmed.core.question import Question, question_fingerprint
 from reasonmed.storage import question_updates as updates
-from reasonmed.storage.calls import now_iso, strip_nul
+from reasonmed.storage.call_log import now_iso, strip_nul
 from reasonmed.storage.db import Database, Plan, Step
 from reasonmed.storage.examples import ExampleRow
-from reasonmed.storage.question_model import Question
-from reasonmed.storage.questions import question_fingerprint
 from reasonmed.storage.schema import examples as E
 from reasonmed.storage.schema import llm_calls as L
 from reasonmed.storage.schema import questions as Q

@@ -14,7 +14,7 @@ payloads; with `pickle_fallback` it would also unpickle. `checkpoint_serde()` cl
   instance: LangGraph logs "Blocked deserialization of module.Name" once per type and process on
   the `langgraph.checkpoint.serde.jsonplus` logger and emits a `msgpack_blocked` serde event.
 
-The explicit allowlist is short on purpose. The pipeline's state (`graph.state`) is plain typed
+The explicit allowlist is short on purpose. The pipeline's state (`core.state`) is plain typed
 dicts: a question is stored as `Question.model_dump()`, and agents' pydantic results are turned
 into record fields before they reach the state, so none of them is in a checkpoint. What the
 pipeline does checkpoint as an object is the fan-out task, a `Send` (its payload is again a plain

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from reasonmed.agents.calls import CallOutcome, ModelCallError, call_model
-from reasonmed.agents.limits import AdaptiveLimit
-from reasonmed.agents.models import ModelRegistry
-from reasonmed.graph.config import load_config
-from reasonmed.graph.context import PipelineContext
+from reasonmed.core.config import load_config
 from reasonmed.graph.runner import RunRequest, run_pipeline
+from reasonmed.llm.context import PipelineContext
+from reasonmed.llm.limits import AdaptiveLimit
+from reasonmed.llm.model_calls import CallOutcome, ModelCallError, call_model
+from reasonmed.llm.model_registry import ModelRegistry
 from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.prompts import format_question_block, render
-from reasonmed.storage.calls import CallLog
+from reasonmed.storage.call_log import CallLog
 from reasonmed.storage.db import Database
 from tests.support.chat_server import QuietHTTPServer
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, mock_overrides, query

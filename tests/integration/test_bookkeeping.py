@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, inspect, select
 
+from reasonmed.core.call_record import CallRecord
+from reasonmed.core.question import Question
 from reasonmed.storage import migrations
-from reasonmed.storage.call_record import CallRecord
-from reasonmed.storage.calls import CallLog, rollup
+from reasonmed.storage.call_log import CallLog, rollup
 from reasonmed.storage.db import Database
 from reasonmed.storage.examples import ExampleRow
-from reasonmed.storage.question_model import Question
 from reasonmed.storage.runs import RunExistsError, RunStore
 from reasonmed.storage.schema import examples as examples_table
 from reasonmed.storage.schema import schema_migrations

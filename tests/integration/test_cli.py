@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from reasonmed.mockserver.process import MockServerProcess
-from reasonmed.storage.questions import load_questions
+from reasonmed.sources.question_files import load_questions
 from tests.support.cli import mock_sets, reasonmed
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT
 

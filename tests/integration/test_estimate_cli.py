@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from reasonmed.graph import cli
-from reasonmed.graph.cli_estimate import observe
-from reasonmed.graph.config import load_config
+from reasonmed.cli import main as cli
+from reasonmed.core.config import load_config
 from reasonmed.graph.estimate import LINES, estimate
+from reasonmed.graph.observed_runs import observe_runs
 from reasonmed.mockserver.process import MockServerProcess
+from reasonmed.storage.db import Database
 from tests.support.cli import reasonmed
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides, query
 
@@ -136,7 +137,12 @@ def test_estimate_from_an_earlier_run_matches_what_it_cost(tmp_path: Path, mock,
     assert lines["refiner"]["reply_source"] == lines["regenerator"]["reply_source"] == "default"
     rewrites = {agent: actual[agent][2] / actual[agent][0] for agent in ("refiner", "regenerator")}
     config = load_config(MOCK_CONFIG)
-    configured = estimate(sample, config, observed=observe(db), reply_tokens=rewrites)
+    database = Database.from_url(db)
+    try:
+        observed = observe_runs(database)
+    finally:
+        database.close()
+    configured = estimate(sample, config, observed=observed, reply_tokens=rewrites)
     for line in configured.lines:
         calls, prompt_tokens, completion_tokens = actual[line.agent]
         assert _close(line.prompt_tokens, prompt_tokens, TOKENS_TOLERANCE), line.agent

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from reasonmed.core.config import load_config
 from reasonmed.evals.accuracy import AccuracyRequest, run_accuracy
-from reasonmed.graph.config import load_config
 from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.prompts import template_hashes
-from reasonmed.storage.questions import load_questions
+from reasonmed.sources.question_files import load_questions
 from tests.support.cli import mock_sets, reasonmed
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, mock_overrides, query
 

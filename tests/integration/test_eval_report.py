@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from reasonmed.agents.answers import extract_answer
-from reasonmed.graph.cli_eval_report import cmd_report
+from reasonmed.cli.report_command import cmd_report
 from reasonmed.mockserver.process import MockServerProcess
+from reasonmed.replies.answers import extract_answer
 from tests.support.cli import mock_sets, reasonmed
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, query
 from tests.support.report_page import PNG_MAGIC, ReportPage, resolve

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from reasonmed.core.config import load_config
 from reasonmed.evals.score import ScoreRequest, run_score
-from reasonmed.graph.config import load_config
 from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.prompts import template_hashes
+from reasonmed.sources.question_files import load_questions
 from reasonmed.storage.db import Database
 from reasonmed.storage.eval_store import EvalRow, EvalStore
 from reasonmed.storage.examples import instruction_for
-from reasonmed.storage.questions import load_questions
 from tests.support.cli import mock_sets, reasonmed
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, mock_overrides, query
 

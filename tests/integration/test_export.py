@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from reasonmed.storage import export as export_module
-from reasonmed.storage.call_record import CallRecord
-from reasonmed.storage.calls import CallLog
+from reasonmed.core.call_record import CallRecord
+from reasonmed.core.question import Question
+from reasonmed.exports import jsonl_export as export_module
+from reasonmed.exports.jsonl_export import export_examples
+from reasonmed.graph.run_status import run_status
+from reasonmed.storage.call_log import CallLog
 from reasonmed.storage.db import Database
 from reasonmed.storage.examples import examples_from_state
-from reasonmed.storage.export import export_examples, run_status
-from reasonmed.storage.question_model import Question
 from reasonmed.storage.runs import RunStore
 
 RUN = "run-x"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from reasonmed.mockserver.process import MockServerProcess
-from reasonmed.storage.questions import load_questions
+from reasonmed.sources.question_files import load_questions
 from tests.support.cli import reasonmed
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, mock_overrides, query
 

@@ -22,7 +22,7 @@ import pytest
 from reasonmed.mockserver.process import MockServerProcess
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, mock_overrides, query
 
-CLI = [sys.executable, "-m", "reasonmed.graph.cli"]
+CLI = [sys.executable, "-m", "reasonmed.cli.main"]
 
 
 @pytest.fixture(scope="module")

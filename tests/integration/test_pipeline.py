@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from reasonmed.exports.jsonl_export import export_examples
+from reasonmed.graph.run_status import run_status
 from reasonmed.graph.runner import RunRequest, run_pipeline
 from reasonmed.mockserver.process import MockServerProcess
-from reasonmed.storage.calls import CallLog
+from reasonmed.sources.question_files import load_questions
+from reasonmed.storage.call_log import CallLog
 from reasonmed.storage.db import Database
-from reasonmed.storage.export import export_examples, run_status
-from reasonmed.storage.questions import load_questions
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, mock_overrides
 
 

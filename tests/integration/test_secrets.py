@@ -29,7 +29,7 @@ import yaml
 import zstandard
 from sqlalchemy import inspect, text
 
-from reasonmed.agents.models import REDACTED
+from reasonmed.llm.model_registry import REDACTED
 from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.storage.db import Database
 from tests.support.chat_server import QuietHTTPServer
@@ -142,7 +142,7 @@ class Workspace:
 
     def cli(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "reasonmed.graph.cli", *args],
+            [sys.executable, "-m", "reasonmed.cli.main", *args],
             cwd=self.root,
             env=self.env,
             capture_output=True,

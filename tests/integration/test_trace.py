@@ -13,19 +13,19 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from reasonmed.agents.models import ModelRegistry
+from reasonmed.cli.trace_view import render_trace
+from reasonmed.core.call_record import CallRecord
+from reasonmed.core.config import config_from_dict
+from reasonmed.exports.jsonl_export import export_examples
 from reasonmed.graph.builder import build_graph
-from reasonmed.graph.config import config_from_dict
-from reasonmed.graph.context import PipelineContext, thread_id_for
 from reasonmed.graph.runner import RunRequest, run_pipeline
 from reasonmed.graph.trace import IN_FLIGHT, SCHEMA, build_trace
-from reasonmed.graph.trace_view import render_trace
+from reasonmed.llm.context import PipelineContext, thread_id_for
+from reasonmed.llm.model_registry import ModelRegistry
 from reasonmed.mockserver.process import MockServerProcess
-from reasonmed.storage.call_record import CallRecord
-from reasonmed.storage.calls import CallLog
+from reasonmed.sources.question_files import load_questions
+from reasonmed.storage.call_log import CallLog
 from reasonmed.storage.db import Database
-from reasonmed.storage.export import export_examples
-from reasonmed.storage.questions import load_questions
 from reasonmed.storage.runs import RunStore
 from reasonmed.storage.saver import SQLAlchemySaver
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, mock_overrides

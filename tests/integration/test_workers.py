@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from reasonmed.cli.workers import combined_exit
+from reasonmed.core.call_record import CallRecord
+from reasonmed.core.config import load_config
 from reasonmed.graph.budget import Budget
-from reasonmed.graph.config import load_config
-from reasonmed.graph.context import PipelineContext
-from reasonmed.graph.workers import combined_exit
+from reasonmed.llm.context import PipelineContext
 from reasonmed.mockserver.process import MockServerProcess
-from reasonmed.storage.call_record import CallRecord
-from reasonmed.storage.calls import CallLog
+from reasonmed.sources.question_files import load_questions
+from reasonmed.storage.call_log import CallLog
 from reasonmed.storage.db import Database
-from reasonmed.storage.questions import load_questions
 from tests.support.cli import CLI, mock_sets, reasonmed
 from tests.support.pipeline import MOCK_CONFIG, QUESTIONS, ROOT, query
 

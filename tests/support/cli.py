@@ -1,4 +1,4 @@
-"""The CLI as tests run it: `python -m reasonmed.graph.cli` in a subprocess, from the repo root."""
+"""The CLI as tests run it: `python -m reasonmed.cli.main` in a subprocess, from the repo root."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from reasonmed.mockserver.process import MockServerProcess
 from tests.support.pipeline import ROOT, mock_overrides
 
-CLI = [sys.executable, "-m", "reasonmed.graph.cli"]
+CLI = [sys.executable, "-m", "reasonmed.cli.main"]
 
 
 def reasonmed(

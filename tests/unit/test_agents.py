@@ -16,18 +16,18 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.runtime import Runtime
 
-from reasonmed.agents import calls
-from reasonmed.agents.calls import ModelCallError, call_model
 from reasonmed.agents.generator import generate
 from reasonmed.agents.ranker import rank
 from reasonmed.agents.refiner import refine
 from reasonmed.agents.reverifier import reverify
 from reasonmed.agents.verifier import verify
-from reasonmed.graph.config import ModelSpec, RunConfig, load_config
-from reasonmed.graph.context import PipelineContext
+from reasonmed.core.call_record import CallRecord
+from reasonmed.core.config import ModelSpec, RunConfig, load_config
+from reasonmed.core.question import Question
+from reasonmed.llm import model_calls as calls
+from reasonmed.llm.context import PipelineContext
+from reasonmed.llm.model_calls import ModelCallError, call_model
 from reasonmed.prompts.render import render
-from reasonmed.storage.call_record import CallRecord
-from reasonmed.storage.question_model import Question
 
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "examples" / "config.mock.yaml"
 SECRET = "sk-test-0123456789abcdefSECRET"

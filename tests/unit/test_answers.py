@@ -11,8 +11,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from reasonmed.agents.answers import extract_answer
-from reasonmed.agents.parsing import clean_cot, split_reasoning
+from reasonmed.replies.answers import extract_answer
+from reasonmed.replies.parsing import clean_cot, split_reasoning
 
 REPLIES = Path(__file__).resolve().parents[1] / "fixtures" / "replies"
 MANIFEST: dict[str, Any] = json.loads((REPLIES / "expected.json").read_text(encoding="utf-8"))

@@ -12,14 +12,14 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from reasonmed.graph.config import (
+from reasonmed.core.config import (
     ConfigError,
     RunConfig,
     config_from_dict,
     diff_configs,
     load_config,
 )
-from reasonmed.graph.config_load import parse_yaml_mapping
+from reasonmed.core.config_load import parse_yaml_mapping
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET = "distinctive-secret-value-7f3a9c"

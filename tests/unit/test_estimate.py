@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reasonmed.graph.config import RunConfig, config_from_dict
+from reasonmed.core.config import RunConfig, config_from_dict
 from reasonmed.graph.estimate import (
     CHARS_PER_TOKEN,
     DEFAULT_REPLY_TOKENS,
@@ -20,7 +20,7 @@ from reasonmed.graph.estimate import (
     estimate,
 )
 from reasonmed.prompts.render import format_question_block, render
-from reasonmed.storage.questions import load_questions
+from reasonmed.sources.question_files import load_questions
 
 QUESTIONS = [
     {"id": "q1", "question": "Which vitamin is fat-soluble?", "options": ["C", "B12", "K"],

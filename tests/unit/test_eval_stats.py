@@ -7,9 +7,9 @@ import statistics
 import pytest
 
 from reasonmed.evals.accuracy import NO_SOURCE, accuracy_summary
+from reasonmed.evals.intervals import mean_interval, summarize_scores, t975, wilson_interval
 from reasonmed.evals.results import ExamAnswer
 from reasonmed.evals.sampling import population_fingerprint, sample_indices
-from reasonmed.evals.stats import mean_interval, summarize_scores, t975, wilson_interval
 
 
 @pytest.mark.parametrize(

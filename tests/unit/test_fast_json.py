@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reasonmed.storage.fast_json import dumps_bytes
+from reasonmed.core.fast_json import dumps_bytes
 
 
 def test_it_reads_back_as_json_did() -> None:

@@ -11,20 +11,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from reasonmed.agents.json_repair import _closes_string, _matching_brace
-from reasonmed.agents.parsing import (
-    parse_json_object,
-    parse_judge_score,
-    parse_score,
-    parse_verdict,
-)
-from reasonmed.agents.schemas import (
-    AnswerExtraction,
-    JudgeScore,
-    ParseFailure,
-    Score,
-    Verdict,
-)
+from reasonmed.agents.output_readers import parse_judge_score, parse_score, parse_verdict
+from reasonmed.agents.outputs import JudgeScore, Score, Verdict
+from reasonmed.replies.json_repair import _closes_string, _matching_brace
+from reasonmed.replies.parsing import parse_json_object
+from reasonmed.replies.reply_types import AnswerExtraction, ParseFailure
 
 REPLIES = Path(__file__).resolve().parents[1] / "fixtures" / "replies"
 MANIFEST: dict[str, Any] = json.loads((REPLIES / "expected.json").read_text(encoding="utf-8"))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reasonmed.storage.calls import json_text
+from reasonmed.storage.call_log import json_text
 from reasonmed.storage.checkpoint_rows import strip_nul
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reasonmed.agents.limits import AdaptiveLimit, LimitStats
+from reasonmed.llm.limits import AdaptiveLimit, LimitStats
 
 
 async def settle() -> None:

@@ -16,7 +16,7 @@ from reasonmed.mockserver.answer_key import KeyEntry, letter_for
 from reasonmed.mockserver.faults import FaultConfig, decide_fault, parse_fault_kinds
 from reasonmed.mockserver.protocol import ChatRequest, chunk_bodies, cut_to_max_tokens
 from reasonmed.mockserver.reader import read_conclusion
-from reasonmed.mockserver.replies import ReplyConfig, reply_text
+from reasonmed.mockserver.reply_builder import ReplyConfig, reply_text
 from reasonmed.mockserver.scenarios import (
     SCENARIO_PROPORTIONS,
     WRONG_PATHS,

@@ -16,13 +16,13 @@ from langchain_core.runnables import RunnableBinding
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from openai import DefaultAioHttpClient
 
-from reasonmed.agents.models import (
+from reasonmed.core.config import ConfigError, RunConfig, config_from_dict, load_config
+from reasonmed.llm.model_registry import (
     NO_KEY_PLACEHOLDER,
     MissingCredentialError,
     ModelRegistry,
     redact,
 )
-from reasonmed.graph.config import ConfigError, RunConfig, config_from_dict, load_config
 from tests.support.chat_server import LocalChatServer, serving
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

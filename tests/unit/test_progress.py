@@ -7,8 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-from reasonmed.graph.progress import RunProgress, busy_note
-from reasonmed.storage.questions import Question
+from reasonmed.cli.progress import RunProgress, busy_note
+from reasonmed.sources.question_files import Question
 from reasonmed.storage.runs import QuestionRow
 
 

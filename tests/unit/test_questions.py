@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reasonmed.storage.questions import (
+from reasonmed.core.question import question_fingerprint
+from reasonmed.sources.question_files import (
     LineError,
     Question,
     QuestionFileError,
     iter_questions,
     load_questions,
-    question_fingerprint,
     validate_question_file,
 )
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from langgraph.types import Send
 
+from reasonmed.core.config import RunConfig, load_config
 from reasonmed.graph import routing as r
-from reasonmed.graph.config import RunConfig, load_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 QUESTION = {"id": "q1", "question": "?", "options": {"A": "a", "B": "b"}, "answer": "A"}

@@ -27,12 +27,13 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Send
 from sqlalchemy import update
 
-from reasonmed.agents.schemas import ParseFailure, Verdict
+from reasonmed.agents.outputs import Verdict
+from reasonmed.core.config import load_config
+from reasonmed.core.question import LineError, Question
 from reasonmed.graph import routing as r
-from reasonmed.graph.config import load_config
+from reasonmed.replies.reply_types import ParseFailure
 from reasonmed.storage import SQLAlchemySaver
 from reasonmed.storage.codec import pack
-from reasonmed.storage.question_model import LineError, Question
 from reasonmed.storage.schema import checkpoint_blobs
 from reasonmed.storage.serde import (
     CHECKPOINT_TYPES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reasonmed.graph.state import merge_kept, merge_paths
+from reasonmed.core.state import merge_kept, merge_paths
 from reasonmed.graph.state_edit import EditError, parse_value, state_update
 
 STATE = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from langgraph.types import Send
 
-from reasonmed.graph.config import load_config
-from reasonmed.graph.stepper import first_tasks, planned_tasks
+from reasonmed.core.config import load_config
+from reasonmed.graph.stepping import first_tasks, planned_tasks
 from tests.support.pipeline import MOCK_CONFIG
 
 CONFIG = load_config(MOCK_CONFIG, [])

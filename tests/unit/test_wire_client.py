@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
-from reasonmed.agents.calls import _finish_reason, _reply_text
-from reasonmed.agents.models import ModelRegistry, langchain_messages
-from reasonmed.agents.retries import retry_after, retryable
-from reasonmed.agents.wire_client import (
+from reasonmed.core.config import RunConfig, config_from_dict
+from reasonmed.graph.failures import error_kind
+from reasonmed.llm.model_calls import _finish_reason, _reply_text
+from reasonmed.llm.model_registry import ModelRegistry, langchain_messages
+from reasonmed.llm.retries import retry_after, retryable
+from reasonmed.llm.wire_client import (
     EndpointConnectionError,
     EndpointResponseError,
     EndpointStatusError,
     WireChat,
 )
-from reasonmed.graph.config import RunConfig, config_from_dict
-from reasonmed.graph.failures import error_kind
 from tests.support.chat_server import LocalChatServer, Response, completion, serving
 
 SECRET = "wire-secret-5d1c7b"
@@ -200,7 +200,7 @@ async def test_a_silent_server_times_out(env: None) -> None:
 
 
 def test_client_http_needs_an_openai_compatible_provider() -> None:
-    from reasonmed.graph.config import ConfigError
+    from reasonmed.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="client"):
         config_from_dict(

@@ -1,0 +1,1 @@
+"""Question sources: reading question files into validated `Question`s, with errors by line."""
