@@ -9,6 +9,7 @@ the moment a slot frees; there is no batch barrier.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,12 +125,25 @@ async def run_pipeline(
                 shared=request.cap_share > 1,
             )
         claims = open_claims(session.db, session.run_id)
+        await session.store.aset_run_status(session.run_id, "running")
         try:
             failed = await _run_all(session, concurrency, progress, stop, budget, claims)
+        except BaseException:  # cancelled (a second Ctrl-C) or crashed: say so, then go on failing
+            with contextlib.suppress(Exception):
+                await session.store.aset_run_status(session.run_id, "incomplete")
+            raise
         finally:
             claims.close()
         counts = session.store.counts(session.run_id)["by_status"]
-    return RunResult(session.run_id, counts, failed, request.db_url, budget)
+        result = RunResult(session.run_id, counts, failed, request.db_url, budget)
+        await session.store.aset_run_status(session.run_id, run_state(result))
+    return result
+
+
+def run_state(result: RunResult) -> str:
+    """The run's own status after this process's pass: "complete" once every question is final,
+    else "incomplete" (failed questions, a stop, a spent budget, or others still in flight)."""
+    return "complete" if result.complete else "incomplete"
 
 
 async def _run_all(

@@ -149,7 +149,7 @@ class RunStore:
         return _run_row(self.db.run(_append_history(run_id, event, {}), write=True))
 
     def set_run_status(self, run_id: str, status: str) -> None:
-        """Set the run's own status (e.g. "running", "finished", "interrupted")."""
+        """Set the run's own status: "created", then "running", then "complete" or "incomplete"."""
         self.db.run(self._run_status_plan(run_id, status), write=True)
 
     async def aset_run_status(self, run_id: str, status: str) -> None:

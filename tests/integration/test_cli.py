@@ -111,6 +111,9 @@ def test_run_status_export_and_config_change(tmp_path, mock) -> None:
     (listed,) = json.loads(runs.stdout)
     assert listed["run_id"] == "six" and sum(listed["questions"].values()) == 6
     assert listed["examples"] == data["examples"] and listed["calls"] > 0
+    # The run's own status and times are kept up to date, and both commands say the same.
+    assert listed["status"] == data["status"] == "complete"
+    assert listed["updated_at"] == data["updated_at"] > data["created_at"]
 
     before = mock.stats()["requests"]
     changed = reasonmed(

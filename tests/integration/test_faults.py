@@ -40,6 +40,8 @@ def test_every_question_ends_final_or_with_a_typed_reason(db_url, faulty, client
     assert status["total_questions"] == total
     assert sum(status["questions"].values()) == total
     assert status["questions"]["pending"] == status["questions"]["running"] == 0
+    # A run that left failed questions is "incomplete"; one with every question final, complete.
+    assert status["status"] == ("incomplete" if status["questions"]["failed"] else "complete")
 
     listed = reasonmed("failures", "--run-id", RUN, "--db", db_url, "--json")
     assert listed.returncode == 0, listed.stderr
@@ -91,3 +93,5 @@ def test_every_question_ends_final_or_with_a_typed_reason(db_url, faulty, client
     done = reasonmed(*command)
     assert done.returncode == 0, done.stderr
     assert faulty.stats()["requests"] == before  # a finished run calls nothing
+    status = json.loads(reasonmed("status", "--run-id", RUN, "--db", db_url, "--json").stdout)
+    assert status["status"] == "complete"

@@ -82,6 +82,7 @@ def test_ctrl_c_stops_cleanly_and_the_printed_command_continues(
     counts = _counts(db)
     finished = counts.get("done", 0) + counts.get("rejected", 0)
     assert 1 <= finished < 10, counts  # stopped early, kept what was done
+    assert query(db, "SELECT status FROM rm_runs") == [("incomplete",)]
 
     again = subprocess.run(
         _continue_command(stderr), cwd=ROOT, capture_output=True, text=True, timeout=300
@@ -89,3 +90,4 @@ def test_ctrl_c_stops_cleanly_and_the_printed_command_continues(
     assert again.returncode == 0, again.stderr
     counts = _counts(db)
     assert counts.get("done", 0) + counts.get("rejected", 0) == 10, counts
+    assert query(db, "SELECT status FROM rm_runs") == [("complete",)]
