@@ -31,6 +31,38 @@ def add_overrides(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_question_format(parser: argparse.ArgumentParser, default: str) -> None:
+    """`--format` and `--cop-base`: how to read a question file (the project's own, or a
+    benchmark's file as published)."""
+    from reasonmed.sources.source_reader import LAYOUTS
+
+    parser.add_argument(
+        "--format",
+        dest="question_format",
+        choices=("auto", *LAYOUTS),
+        default=default,
+        help=f"layout of the question file(s): {', '.join(LAYOUTS)}, or auto to detect it from "
+        f"the fields (default {default})",
+    )
+    parser.add_argument(
+        "--cop-base",
+        type=int,
+        choices=(0, 1),
+        help="MedMCQA: cop counts from 0 (the Hub's copy) or from 1 (the original release); "
+        "needed only when the file does not show it (no 0 and no 4 in it)",
+    )
+
+
+def format_options(args: argparse.Namespace) -> list[str]:
+    """`--format` and `--cop-base` as given, to repeat them in a printed or spawned command."""
+    parts = []
+    if args.question_format != "reasonmed":
+        parts += ["--format", args.question_format]
+    if args.cop_base is not None:
+        parts += ["--cop-base", str(args.cop_base)]
+    return parts
+
+
 def require_file(path: Path, what: str) -> None:
     """A clear error for a missing input file, before anything else happens."""
     if not path.exists():

@@ -17,7 +17,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from reasonmed.cli.common import EXIT_OK, add_overrides, open_db, require_file
+from reasonmed.cli.common import (
+    EXIT_OK,
+    add_overrides,
+    add_question_format,
+    open_db,
+    require_file,
+)
 from reasonmed.graph.estimate import LINES, Estimate, Observed, Usage, estimate
 from reasonmed.graph.observed_runs import observe_runs
 
@@ -29,6 +35,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("questions", type=Path, help="JSONL (or JSON array) of questions")
     parser.add_argument("--config", type=Path, required=True, help="run config (YAML)")
+    add_question_format(parser, default="reasonmed")
     add_overrides(parser)
     parser.add_argument(
         "--db",
@@ -49,14 +56,22 @@ def register(sub: Any) -> None:
 def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     """Check the question file and config, then print the estimate; no model is called."""
     from reasonmed.core.config import load_config
-    from reasonmed.sources.question_files import validate_question_file
+    from reasonmed.sources.source_reader import open_source
 
     require_file(args.questions, "question file")
-    validate_question_file(args.questions)  # a bad file raises QuestionFileError: exit 2
+    source = open_source(args.questions, args.question_format, args.cop_base)
+    source.validate()  # a bad file raises QuestionFileError: exit 2
     config = load_config(args.config, args.overrides)
     reply_tokens = parse_reply_tokens(args.reply_tokens)
     observed = _observe(args.db) if args.db else None
-    result = estimate(args.questions, config, observed=observed, reply_tokens=reply_tokens)
+    result = estimate(
+        args.questions,
+        config,
+        observed=observed,
+        reply_tokens=reply_tokens,
+        question_format=source.layout,
+        cop_base=source.cop_base,
+    )
     if args.json:
         print(json.dumps(result.model_dump(mode="json"), indent=2))
         return EXIT_OK

@@ -22,6 +22,7 @@ from reasonmed.cli.common import (
     EXIT_OK,
     add_db,
     add_overrides,
+    add_question_format,
 )
 from reasonmed.evals.checks import DEFAULT_MAX_CHARS
 from reasonmed.exports.jsonl_export import VARIANTS
@@ -82,6 +83,7 @@ def register(sub: Any) -> None:
     accuracy.add_argument(
         "--questions", type=Path, required=True, help="question file (as for run)"
     )
+    add_question_format(accuracy, default="reasonmed")
     accuracy.add_argument(
         "--temperature", type=_temperature, default=0.0, help="0 by default; 'none': not sent"
     )
@@ -158,5 +160,7 @@ def cmd_accuracy(args: argparse.Namespace, console: Console) -> int:
         temperature=args.temperature,
         max_tokens=args.max_tokens,
         use_cache=not args.no_cache,
+        question_format=args.question_format,
+        cop_base=args.cop_base,
     )
     return _execute(run_accuracy(request), args, console, accuracy_tables)

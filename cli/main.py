@@ -19,6 +19,7 @@ from rich.text import Text
 from reasonmed.cli import (
     estimate_command,
     eval_command,
+    import_command,
     inspect_commands,
     replay_command,
     run_command,
@@ -31,6 +32,7 @@ from reasonmed.sources.question_files import QuestionFileError
 from reasonmed.storage.claims import RunBusyError
 
 COMMAND_MODULES = (
+    import_command,
     run_command,
     step_command,
     replay_command,

@@ -21,6 +21,8 @@ from reasonmed.cli.common import (
     EXIT_OK,
     add_db,
     add_overrides,
+    add_question_format,
+    format_options,
     open_db,
     require_file,
 )
@@ -33,6 +35,7 @@ def register(sub: Any) -> None:
     """Add the `run` command."""
     run = sub.add_parser("run", help="run (or continue) the pipeline over a question file")
     run.add_argument("questions", type=Path, help="JSONL (or JSON array) of questions")
+    add_question_format(run, default="reasonmed")
     run.add_argument("--config", type=Path, help="run config (YAML); optional when continuing")
     add_db(run)
     run.add_argument("--run-id", help="run id (default: the question file's stem)")
@@ -87,6 +90,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         use_cache=not args.no_cache,
         budget=args.budget,
         cap_share=share,
+        question_format=args.question_format,
+        cop_base=args.cop_base,
     )
     if args.workers > 1 and not args.worker_of:
         from reasonmed.cli.workers import run_workers
@@ -215,6 +220,7 @@ def continue_command(args: argparse.Namespace) -> str:
     ]
     if args.config:
         parts += ["--config", str(args.config)]
+    parts += format_options(args)
     for override in args.overrides:
         parts += ["--set", override]
     if args.concurrency:

@@ -19,13 +19,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from reasonmed.cli.common import EXIT_OK, add_db, add_overrides, require_file
+from reasonmed.cli.common import (
+    EXIT_OK,
+    add_db,
+    add_overrides,
+    add_question_format,
+    format_options,
+    require_file,
+)
 from reasonmed.cli.trace_view import render_steps, render_trace
 from reasonmed.core.question import Question
 from reasonmed.graph.run_session import ConfigSource, open_session
 from reasonmed.graph.state_edit import EditError
 from reasonmed.graph.stepping import Stepper
-from reasonmed.sources.question_files import iter_questions, validate_question_file
+from reasonmed.sources.source_reader import QuestionSource, open_source
 from reasonmed.storage.claims import RunBusyError, open_claims
 
 KEYS = "[Enter] next step · s state · p prompts · e edit · q quit"
@@ -35,6 +42,7 @@ def register(sub: Any) -> None:
     """Add the `step` command."""
     step = sub.add_parser("step", help="run one question a super-step at a time")
     step.add_argument("questions", type=Path, help="the run's question file")
+    add_question_format(step, default="reasonmed")
     step.add_argument("--question", required=True, help="the id of the question to step")
     step.add_argument("--config", type=Path, help="run config (YAML); optional when continuing")
     step.add_argument("--run-id", help="run id (default: the question file's stem)")
@@ -58,14 +66,16 @@ def cmd_step(args: argparse.Namespace, console: Console) -> int:
     require_file(args.questions, "question file")
     if args.steps is not None and args.steps < 0:
         raise ValueError("--steps must be 0 or more")
-    validate_question_file(args.questions)
-    question = _find(args.questions, args.question)
-    return asyncio.run(_step_loop(args, question, Console()))
+    questions = open_source(args.questions, args.question_format, args.cop_base)
+    questions.validate()
+    question = _find(questions, args.question)
+    return asyncio.run(_step_loop(args, questions, question, Console()))
 
 
-def _find(path: Path, question_id: str) -> Question:
+def _find(questions: QuestionSource, question_id: str) -> Question:
     ids: list[str] = []
-    for question in iter_questions(path):
+    path = questions.path
+    for question in questions.questions():
         if question.id == question_id:
             return question
         ids.append(question.id)
@@ -73,7 +83,9 @@ def _find(path: Path, question_id: str) -> Question:
     raise LookupError(f"{path}: no question with id {question_id!r} (ids include {sample})")
 
 
-async def _step_loop(args: argparse.Namespace, question: Question, out: Console) -> int:
+async def _step_loop(
+    args: argparse.Namespace, questions: QuestionSource, question: Question, out: Console
+) -> int:
     source = ConfigSource(
         run_id=args.run_id or args.questions.stem,
         path=args.config,
@@ -82,7 +94,7 @@ async def _step_loop(args: argparse.Namespace, question: Question, out: Console)
         accept_change=args.accept_config_change,
     )
     async with open_session(
-        args.db, source, questions=iter_questions(args.questions), use_cache=not args.no_cache
+        args.db, source, questions=questions.questions(), use_cache=not args.no_cache
     ) as session:
         claims = open_claims(session.db, session.run_id)  # a `run` elsewhere must not race us
         try:
@@ -124,7 +136,8 @@ async def _steps(args: argparse.Namespace, stepper: Stepper, run_id: str, out: C
         out.print(
             f"stopped; the thread is checkpointed. Continue with:\n  {_again(args)}\n"
             f"or run the whole file: reasonmed run {shlex.quote(str(args.questions))} "
-            f"--db {shlex.quote(args.db)} --run-id {shlex.quote(run_id)}",
+            f"--db {shlex.quote(args.db)} --run-id {shlex.quote(run_id)} "
+            f"{shlex.join(format_options(args))}".rstrip(),
             markup=False,
             soft_wrap=True,
         )
@@ -174,4 +187,4 @@ def _again(args: argparse.Namespace) -> str:
     parts = ["reasonmed", "step", str(args.questions), "--question", args.question, "--db", args.db]
     if args.run_id:
         parts += ["--run-id", args.run_id]
-    return shlex.join(parts)
+    return shlex.join(parts + format_options(args))

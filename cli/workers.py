@@ -28,6 +28,7 @@ from reasonmed.cli.common import (
     EXIT_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    format_options,
     open_db,
 )
 from reasonmed.graph.run_session import resolve_config
@@ -59,6 +60,7 @@ def worker_argv(args: argparse.Namespace, run_id: str, concurrency: int, index: 
     argv += ["--db", args.db, "--run-id", run_id, "--concurrency", str(concurrency)]
     if args.config:
         argv += ["--config", str(args.config)]
+    argv += format_options(args)
     for override in args.overrides:
         argv += ["--set", override]
     if args.no_cache:

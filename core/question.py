@@ -1,8 +1,8 @@
 """The validated question and the rules that turn one raw record into it.
 
-Kept apart from file reading (``reasonmed.sources.question_files``) so that what makes a single record valid can be read
-in one place. ``parse_record`` never raises on bad input: it returns every problem it finds, because
-the file check wants to report all of them at once.
+Kept apart from file reading (``reasonmed.sources``) so that what makes a single record valid
+can be read in one place. ``parse_record`` never raises on bad input: it returns every problem it
+finds, because the file check wants to report all of them at once.
 """
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ class Question(BaseModel):
     answer: str
     context: str = ""
     source: str = ""
+    # Where the question came from, for filtering and tracing: the source's own id (a MedMCQA id,
+    # a PubMedQA PMID) and its subject. Never shown to a model.
+    source_id: str = ""
+    subject: str = ""
+    # The source's fields that are not prompt material (an explanation, a long answer, MeSH
+    # terms): kept with the question for the user, never sent to a model.
+    metadata: dict[str, Any] = {}
 
     @model_validator(mode="after")
     def _check_invariants(self) -> Question:
@@ -143,6 +150,9 @@ def parse_record(record: Any, line: int) -> tuple[Question | None, list[LineErro
         fail("id", "id is empty")
     context = _parse_context(record.get("context"), fail)
     source = _parse_optional_text(record.get("source"), "source", fail)
+    source_id = _parse_optional_text(record.get("source_id"), "source_id", fail, allow_int=True)
+    subject = _parse_optional_text(record.get("subject"), "subject", fail)
+    metadata = _parse_metadata(record.get("metadata"), fail)
 
     if errors or question is None or options is None or answer is None:
         return None, errors
@@ -155,6 +165,9 @@ def parse_record(record: Any, line: int) -> tuple[Question | None, list[LineErro
         answer=answer,
         context=context,
         source=source or "",
+        source_id=source_id or "",
+        subject=subject or "",
+        metadata=metadata,
     ), []
 
 
@@ -275,6 +288,15 @@ def _parse_context(value: Any, fail: _Fail) -> str:
     return ""
 
 
+def _parse_metadata(value: Any, fail: _Fail) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        fail("metadata", f"must be an object, got {_json_type(value)}")
+        return {}
+    return dict(value)
+
+
 def _parse_optional_text(
     value: Any, field: str, fail: _Fail, allow_int: bool = False
 ) -> str | None:
@@ -303,13 +325,22 @@ def _json_type(value: Any) -> str:
     return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
 
+_LATER_FIELDS = ("source_id", "subject", "metadata")
+
+
 def question_fingerprint(question: Question) -> str:
     """sha256 hex of every field, canonically serialized: it changes iff the question changed.
 
-    Stored with a run so that resuming against an edited input file is noticed.
+    Stored with a run so that resuming against an edited input file is noticed. Provenance
+    fields added later are left out while empty, so a question that has none keeps the
+    fingerprint it was stored with before they existed.
     """
+    data = question.model_dump(mode="json")
+    for name in _LATER_FIELDS:
+        if not data[name]:
+            del data[name]
     payload = json.dumps(
-        question.model_dump(mode="json"),
+        data,
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),

@@ -32,7 +32,7 @@ from reasonmed.llm.model_calls import call_model, question_block
 from reasonmed.prompts import render
 from reasonmed.replies.answers import extract_answer
 from reasonmed.replies.reply_types import AnswerExtraction
-from reasonmed.sources.question_files import load_questions
+from reasonmed.sources.source_reader import open_source
 from reasonmed.storage.db import Database
 from reasonmed.storage.eval_store import EvalItemRow, EvalRow, EvalStore
 
@@ -55,6 +55,8 @@ class AccuracyRequest:
     temperature: float | None = 0.0
     max_tokens: int = 4096
     use_cache: bool = True
+    question_format: str = "reasonmed"  # how to read `questions`, as for `run`
+    cop_base: int | None = None
 
     @property
     def resolved_eval_id(self) -> str:
@@ -91,7 +93,9 @@ async def answer_question(
 
 async def run_accuracy(request: AccuracyRequest) -> dict[str, Any]:
     """Answer every question not answered yet; return the eval's report (`accuracy_report`)."""
-    questions = load_questions(request.questions)  # the whole file checked first, like `run`
+    source = open_source(request.questions, request.question_format, request.cop_base)
+    source.validate()  # the whole file checked first, like `run`
+    questions = list(source.questions())
     if not questions:
         raise ValueError(f"{request.questions}: no questions")
     if request.max_tokens < 1:

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from reasonmed.core.config import RunConfig
 from reasonmed.graph.routing import assign_tier
 from reasonmed.prompts.render import format_question_block, render, template_variables
-from reasonmed.sources.question_files import iter_questions
+from reasonmed.sources.source_reader import open_source
 
 CHARS_PER_TOKEN = 4
 MIN_OBSERVED_CALLS = 20  # calls of an agent (with usage reported) before its mean reply is used
@@ -107,8 +107,12 @@ def estimate(
     *,
     observed: Observed | None = None,
     reply_tokens: Mapping[str, float] | None = None,
+    question_format: str = "reasonmed",
+    cop_base: int | None = None,
 ) -> Estimate:
-    """The expected calls, tokens and cost of running ``questions_path`` with ``config``."""
+    """The expected calls, tokens and cost of running ``questions_path`` with ``config``.
+
+    ``question_format`` and ``cop_base`` say how to read the file, as for `run`."""
     obs, notes = observed or Observed(), list(_METHOD)
     reply, sources = _reply_tokens(config, obs, reply_tokens or {}, notes)
     dist, mix = _error_distribution(config, obs, notes)
@@ -127,7 +131,8 @@ def estimate(
         "summarizer": {"cot": _mean(*summarized)},
     }
     count, base = 0, dict.fromkeys(_TEMPLATES, 0)  # characters with empty placeholders
-    for q in iter_questions(questions_path):  # streamed: one question at a time
+    questions = open_source(questions_path, question_format, cop_base).questions()
+    for q in questions:  # streamed: one question at a time
         block, gold = format_question_block(q.question, q.options, q.context), q.gold_text()
         for template in _TEMPLATES:
             base[template] += _chars(template, question_block=block, gold_answer=gold)

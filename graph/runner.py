@@ -19,7 +19,7 @@ from reasonmed.core.question import Question
 from reasonmed.graph.budget import Budget
 from reasonmed.graph.failures import describe_failure
 from reasonmed.graph.run_session import ConfigChangedError, ConfigSource, Session, open_session
-from reasonmed.sources.question_files import iter_questions, validate_question_file
+from reasonmed.sources.source_reader import open_source
 from reasonmed.storage.call_log import CallLog
 from reasonmed.storage.claims import Claims, open_claims
 from reasonmed.storage.runs import QuestionRow
@@ -45,6 +45,8 @@ class RunRequest:
     use_cache: bool = True
     cap_share: int = 1  # one of N `run --workers` processes: 1/N of each alias's cap
     budget: float | None = None  # USD; stop starting questions once the run has spent it
+    question_format: str = "reasonmed"  # a layout of `sources.source_reader`, or "auto"
+    cop_base: int | None = None  # MedMCQA files whose data do not show their cop base
 
     @property
     def resolved_run_id(self) -> str:
@@ -102,13 +104,14 @@ async def run_pipeline(
     Setting `stop` ends the run early: no new question starts, the ones in flight finish.
     Cancelling the task abandons those too; everything already checkpointed stays.
     """
-    total = validate_question_file(request.questions)  # every bad line listed, before any call
+    source = open_source(request.questions, request.question_format, request.cop_base)
+    total = source.validate()  # every bad line listed, before any call
     if progress is not None:
         progress.begin(total)
     async with open_session(
         request.db_url,
         request.config_source(),
-        questions=iter_questions(request.questions),
+        questions=source.questions(),
         use_cache=request.use_cache,
         cap_share=request.cap_share,
     ) as session:

@@ -24,6 +24,7 @@ from reasonmed.core.question import (
     QuestionFileError,
     parse_record,
 )
+from reasonmed.sources.json_stream import DECODER
 
 __all__ = [
     "LineError",
@@ -38,25 +39,7 @@ _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = b" \t\r\n"
 
 
-class _JsonObject(dict[str, Any]):
-    """A decoded JSON object that remembers keys given twice (plain ``json`` keeps the last)."""
-
-    duplicate_keys: tuple[str, ...] = ()
-
-
-def _json_object_hook(pairs: list[tuple[str, Any]]) -> _JsonObject:
-    """``object_pairs_hook`` for ``json``: build a _JsonObject and note repeated keys."""
-    obj = _JsonObject()
-    repeated: list[str] = []
-    for key, value in pairs:
-        if key in obj and key not in repeated:
-            repeated.append(key)
-        obj[key] = value
-    obj.duplicate_keys = tuple(repeated)
-    return obj
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_json_object_hook)
+_DECODER = DECODER  # notes keys given twice, which plain ``json`` would drop silently
 # One decoded record, or the problems that kept it from being decoded.
 _RawRecord = tuple[int, Any, list[LineError]]
 

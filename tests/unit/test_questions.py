@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import re
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reasonmed.core.question import question_fingerprint
+from reasonmed.core.question import parse_record, question_fingerprint
 from reasonmed.sources.question_files import (
     LineError,
     Question,
@@ -389,3 +390,26 @@ def test_sample_questions_exercise_every_input_form() -> None:
     assert sum(isinstance(r.get("context"), list) for r in raw) >= 1
     assert sum(len(r["answer"].strip()) > 3 for r in raw) >= 5  # answer given as option text
     assert sum(r["answer"] not in "ABCDE" for r in raw) >= 10  # lowercase, "(B)", "B.", text...
+
+
+def test_provenance_fields_are_read_and_checked() -> None:
+    record = {"question": "q?", "options": ["a", "b"], "answer": "A", "source": "medmcqa"}
+    record |= {"source_id": 17, "subject": "Anatomy", "metadata": {"exp": "because"}}
+    question, errors = parse_record(record, 3)
+    assert errors == [] and question is not None
+    assert (question.source_id, question.subject) == ("17", "Anatomy")
+    assert question.metadata == {"exp": "because"}
+    _, errors = parse_record({**record, "metadata": ["not", "an", "object"]}, 4)
+    assert [(e.line, e.field) for e in errors] == [(4, "metadata")]
+
+
+def test_fingerprint_of_a_question_without_provenance_is_the_one_stored_before() -> None:
+    """Runs stored before source_id / subject / metadata existed must not see every question as
+    edited: empty provenance fields stay out of the fingerprint."""
+    question = Question(id="x", question="q?", options={"A": "a", "B": "b"}, answer="B")
+    before = {"id": "x", "question": "q?", "options": {"A": "a", "B": "b"}, "answer": "B"}
+    before |= {"context": "", "source": ""}
+    payload = json.dumps(before, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert question_fingerprint(question) == hashlib.sha256(payload.encode()).hexdigest()
+    with_metadata = question.model_copy(update={"metadata": {"exp": "e"}})
+    assert question_fingerprint(with_metadata) != question_fingerprint(question)
