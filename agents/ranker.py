@@ -40,6 +40,7 @@ async def _score(ctx: PipelineContext, question: Question, path: PathRecord) -> 
         ),
         parse=parse_score,
         max_attempts=settings.parse_attempts,
+        output=Score,
     )
     parsed = outcome.parsed
     if isinstance(parsed, Score):

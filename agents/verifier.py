@@ -53,6 +53,7 @@ async def _ask_verifier(
         ),
         parse=parse_verdict,
         max_attempts=settings.parse_attempts,
+        output=Verdict,
     )
 
 

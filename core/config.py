@@ -79,6 +79,13 @@ class ModelSpec(BaseModel):
     price_input_per_mtok: float | None = Field(None, ge=0)
     price_output_per_mtok: float | None = Field(None, ge=0)
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    structured_output: Literal["auto", "json_schema", "json_object", "none"] = Field(
+        "none",
+        description="how the verifier, ranker and judge ask this endpoint for JSON: json_schema "
+        "sends their output's JSON schema as response_format (vLLM, SGLang, llama.cpp, OpenAI), "
+        "json_object asks for any JSON object, auto tries json_schema and falls back (once per "
+        "alias and process) when the server refuses it, none sends nothing",
+    )
     azure_endpoint: str | None = None
     api_version: str | None = None
     azure_deployment: str | None = None
@@ -129,6 +136,10 @@ class ModelSpec(BaseModel):
             )
         if self.provider not in _KNOWN_PROVIDERS and self.extra_body:
             problems.append(("extra_body", "only supported for providers 'openai' and 'azure'"))
+        if self.provider not in _KNOWN_PROVIDERS and self.structured_output != "none":
+            problems.append(
+                ("structured_output", "only supported for providers 'openai' and 'azure'")
+            )
         if problems:
             raise PathProblems(problems)
         return self
@@ -150,7 +161,8 @@ class SingleModelAgent(BaseModel):
 
 
 class GeneratorAgent(BaseModel):
-    """Writes len(models) x len(temperatures) CoTs per question, without the gold answer."""
+    """Writes models x temperatures x samples_per_temperature CoTs per question, without the gold
+    answer."""
 
     model_config = _STRICT
 
@@ -160,6 +172,12 @@ class GeneratorAgent(BaseModel):
     )
     top_p: TopP = 0.9
     max_tokens: MaxTokens = 8192
+    samples_per_temperature: int = Field(
+        1,
+        ge=1,
+        description="CoTs per (model, temperature), each with its own seed: one model at three "
+        "temperatures with 3 samples writes the paper's 9 CoTs",
+    )
 
     @field_validator("models", "temperatures")
     @classmethod
@@ -288,8 +306,8 @@ class RunConfig(BaseModel):
                 (
                     "pipeline.medium_max_errors",
                     f"must be below paths_per_question ({paths} = generator models x "
-                    "temperatures) so a medium question keeps a Correct CoT; the defaults "
-                    "(easy 4, medium 7) assume 9 paths",
+                    "temperatures x samples_per_temperature) so a medium question keeps a "
+                    "Correct CoT; the defaults (easy 4, medium 7) assume 9 paths",
                 )
             )
         if problems:
@@ -298,8 +316,10 @@ class RunConfig(BaseModel):
 
     @property
     def paths_per_question(self) -> int:
-        """CoTs generated per question: generator models x temperatures (9 in the paper)."""
-        return len(self.agents.generator.models) * len(self.agents.generator.temperatures)
+        """CoTs generated per question: generator models x temperatures x samples per
+        temperature (9 in the paper: 3 x 3 x 1)."""
+        gen = self.agents.generator
+        return len(gen.models) * len(gen.temperatures) * gen.samples_per_temperature
 
     def used_aliases(self) -> list[str]:
         """The aliases the pipeline's agents call (the judge is the evals')."""
@@ -323,8 +343,26 @@ class RunConfig(BaseModel):
         resolved = self.resolved_dict()
         for spec in resolved["models"].values():
             spec.pop("client")  # how requests are sent, not what is sent: not a new config
+        _drop_later_defaults(resolved)
         canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# Settings added after runs were already stored, with the default that reproduces the old
+# behaviour: left out of the hash while at that default, so such runs resume without a change.
+_LATER_MODEL_DEFAULTS = {"structured_output": "none"}
+_LATER_GENERATOR_DEFAULTS = {"samples_per_temperature": 1}
+
+
+def _drop_later_defaults(resolved: dict[str, Any]) -> None:
+    for spec in resolved["models"].values():
+        for name, default in _LATER_MODEL_DEFAULTS.items():
+            if spec.get(name) == default:
+                spec.pop(name)
+    generator = resolved["agents"]["generator"]
+    for name, default in _LATER_GENERATOR_DEFAULTS.items():
+        if generator.get(name) == default:
+            generator.pop(name)
 
 
 def config_from_dict(

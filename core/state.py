@@ -11,7 +11,11 @@ reducers merge records field by field, so parallel tasks never overwrite each ot
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
+
+# typing_extensions' TypedDict: pydantic (and so the LangGraph server's schema endpoints) can only
+# build a JSON schema from it on Python < 3.12.
+from typing_extensions import TypedDict
 
 Tier = Literal["easy", "medium", "difficult"]
 Origin = Literal["generated", "refined", "regenerated"]

@@ -117,6 +117,7 @@ async def judge_item(
         prompt=render("judge", instruction=item.judge_instruction(), response=item.output),
         parse=parse_judge_score,
         max_attempts=attempts,
+        output=JudgeScore,
     )
     parsed, replies = outcome.parsed, outcome.attempt + 1
     if isinstance(parsed, JudgeScore):

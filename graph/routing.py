@@ -38,11 +38,15 @@ COLLECT, PLAN = "collect", "plan"
 
 
 def generation_tasks(question: dict[str, Any], config: RunConfig) -> list[GenerateTask]:
-    """One task per (model, temperature), model-major: the paper's 3 x 3 paths."""
+    """One task per (model, temperature, sample), model-major: the paper's 3 x 3 x 1 paths.
+
+    The path index is part of each request's seed, so samples of one (model, temperature) are
+    distinct requests, never cache hits of each other."""
     gen = config.agents.generator
+    samples = range(gen.samples_per_temperature)
     return [
         GenerateTask(question=question, index=i, model=model, temperature=temperature)
-        for i, (model, temperature) in enumerate(product(gen.models, gen.temperatures))
+        for i, (model, temperature, _) in enumerate(product(gen.models, gen.temperatures, samples))
     ]
 
 

@@ -17,6 +17,7 @@ from langgraph.errors import InvalidUpdateError
 
 from reasonmed.core.config import RunConfig
 from reasonmed.core.question import Question
+from reasonmed.graph.routing import generation_tasks
 from reasonmed.graph.run_session import Session
 from reasonmed.graph.runner import advance
 from reasonmed.graph.state_edit import EditError, state_update
@@ -64,16 +65,10 @@ def planned_tasks(values: dict[str, Any], config: RunConfig) -> list[PlannedTask
 
 
 def first_tasks(config: RunConfig) -> list[PlannedTask]:
-    """What the first step of a new question runs: one generation per (model, temperature)."""
-    gen = config.agents.generator
+    """What the first step of a new question runs: one generation per path."""
     return [
-        _task(
-            "generate",
-            {"model": alias, "temperature": t, "index": i * len(gen.temperatures) + j},
-            config,
-        )
-        for i, alias in enumerate(gen.models)
-        for j, t in enumerate(gen.temperatures)
+        _task("generate", {k: task[k] for k in ("model", "temperature", "index")}, config)
+        for task in generation_tasks({}, config)
     ]
 
 

@@ -13,6 +13,7 @@ from reasonmed.core.call_record import CallRecord
 from reasonmed.core.config import RunConfig
 from reasonmed.llm.limits import AdaptiveLimit, LimitStats
 from reasonmed.llm.model_registry import ModelRegistry
+from reasonmed.llm.structured_output import FormatModes
 
 
 class CachedReply(Protocol):
@@ -50,6 +51,8 @@ class PipelineContext:
     # `run --workers N` starts N processes on one run: each gets max(1, cap // N) of every
     # alias's cap, so together they stay within max_concurrency (when it is at least N).
     cap_share: int = 1
+    # Which response_format each alias with `structured_output: auto` settled on in this process.
+    formats: FormatModes = field(default_factory=FormatModes)
 
     def limit(self, alias: str) -> AdaptiveLimit:
         """The adaptive cap on requests in flight to `alias`."""

@@ -26,6 +26,7 @@ from reasonmed.core.call_record import CallRecord
 from reasonmed.core.question import Question
 from reasonmed.llm.model_registry import redact
 from reasonmed.llm.retries import backoff_delay, retry_after, retryable
+from reasonmed.llm.structured_output import is_refusal, response_format
 from reasonmed.prompts.render import RenderedPrompt, format_question_block
 from reasonmed.replies.reply_types import ParseFailure
 
@@ -168,12 +169,16 @@ async def call_model(
     prompt: RenderedPrompt,
     attempt: int = 0,
     parse: Parser | None = None,
+    output: type[BaseModel] | None = None,
 ) -> CallOutcome:
     """Send one prompt and record it; raise ModelCallError when it cannot get a reply.
 
     ``sampling`` holds temperature / top_p / max_tokens; any other key (index, slot, round)
     only identifies the request for its seed. Discarded empty or length-cut samples are logged as
-    their own rows (they cost tokens), marked ``extra["discarded"]``.
+    their own rows (they cost tokens), marked ``extra["discarded"]``. ``output``, the pydantic
+    model the reply is parsed into, is asked for as ``response_format`` when the alias's
+    ``structured_output`` says so; a refusal of it under ``auto`` is logged and the request sent
+    again a step down.
     """
     spec = ctx.models.spec(alias)
     secrets = ctx.models.secrets()
@@ -181,6 +186,7 @@ async def call_model(
     key = {k: v for k, v in sampling.items() if k not in _SAMPLING_KEYS}
     messages = prompt.messages
     stored_messages = _scrub(prompt.messages, secrets)
+    mode = "none"
 
     async def record(**fields: Any) -> int:
         row = CallRecord(
@@ -197,54 +203,49 @@ async def call_model(
             attempt=attempt,
             **fields,
         )
-        row.extra = {"text_hash": prompt.text_hash, "resample": resample, **row.extra}
+        shape = {"structured_output": mode} if mode != "none" else {}
+        row.extra = {"text_hash": prompt.text_hash, "resample": resample, **shape, **row.extra}
         return await ctx.calls.arecord(row)
 
-    requests = 0
+    requests = [0]
     for resample in range(RESAMPLES + 1):
         identity = {**key, "attempt": attempt, "resample": resample}
         seed = derive_seed(question_id, node, agent, alias, identity)
-        request_key = _request_key(spec.model, spec.base_url, prompt.messages, params, seed)
-        cached = await ctx.calls.acached(request_key) if ctx.use_cache else None
-        started = time.monotonic()
-        if cached is not None:  # the same request was answered before: never pay twice
-            reply, finish, usage = cached.reply or "", cached.finish_reason, {}
-            retries, latency_ms, hit = 0, 0.0, {"cached_from": cached_id(cached)}
-        else:
-            send = ctx.models.caller(alias, seed=seed, **params)
-            retries, waited = 0, False
-            while True:
-                requests += 1
-                sent = time.monotonic()
-                slot = ctx.limit(alias).slot(waited=waited)
-                try:
-                    async with slot:
-                        message = await _invoke_within(send, messages, spec.timeout_s)
-                    slot.succeeded()
-                    break
-                except Exception as exc:  # every failure is recorded, then typed
-                    error = redact(f"{type(exc).__name__}: {exc}", secrets)
-                    if getattr(exc, "status_code", None) == 429:
-                        slot.throttled(retry_after(exc))  # cuts the alias's cap, once a burst
-                    if retryable(exc) and retries < spec.max_retries:
-                        await _sleep(backoff_delay(retries, exc))
-                        retries += 1
-                        # It slept out the server's Retry-After: the alias's pause need not hold it.
-                        waited = retry_after(exc) is not None
-                        continue
-                    await record(
-                        error=error,
-                        retries=retries,
-                        latency_ms=(time.monotonic() - sent) * 1000,
-                        request_key=request_key,
-                        extra={"elapsed_ms": (time.monotonic() - started) * 1000},
-                    )
-                    raise ModelCallError(node, alias, spec.model, error, requests) from None
-            latency_ms = (time.monotonic() - sent) * 1000
+        while True:  # once more per structured-output step down
+            mode = ctx.formats.mode(alias, spec.structured_output) if output else "none"
+            fmt = response_format(output, mode)
+            sent = params if fmt is None else {**params, "response_format": fmt}
+            request_key = _request_key(spec.model, spec.base_url, prompt.messages, sent, seed)
+            cached = await ctx.calls.acached(request_key) if ctx.use_cache else None
+            started = time.monotonic()
+            if cached is not None:  # the same request was answered before: never pay twice
+                reply, finish, usage = cached.reply or "", cached.finish_reason, {}
+                retries, latency_ms, hit = 0, 0.0, {"cached_from": cached_id(cached)}
+                break
+            shaped = {"response_format": fmt} if fmt is not None else {}
+            send = ctx.models.caller(alias, seed=seed, **params, **shaped)
+            try:
+                message, retries, latency_ms = await _send(ctx, alias, send, messages, requests)
+            except _Failed as failed:
+                await record(
+                    error=failed.error,
+                    retries=failed.retries,
+                    latency_ms=failed.latency_ms,
+                    request_key=request_key,
+                    extra={
+                        "elapsed_ms": (time.monotonic() - started) * 1000,
+                        **({"format_refused": mode} if failed.refused_format else {}),
+                    },
+                )
+                refused = failed.refused_format and fmt is not None
+                if refused and ctx.formats.step_down(alias, spec.structured_output, mode):
+                    continue
+                raise ModelCallError(node, alias, spec.model, failed.error, requests[0]) from None
             reply = redact(_reply_text(message), secrets)
             finish = _finish_reason(message)
             usage = getattr(message, "usage_metadata", None) or {}
             hit = {}
+            break
         discarded = ""
         if resample < RESAMPLES:
             if not reply.strip():
@@ -273,6 +274,50 @@ async def call_model(
     raise AssertionError("unreachable: the last sample is always accepted")
 
 
+class _Failed(Exception):
+    """A request that failed for good; what its log row records."""
+
+    def __init__(self, error: str, retries: int, latency_ms: float, refused_format: bool) -> None:
+        super().__init__(error)
+        self.error, self.retries = error, retries
+        self.latency_ms, self.refused_format = latency_ms, refused_format
+
+
+async def _send(
+    ctx: PipelineContext,
+    alias: str,
+    send: Caller,
+    messages: list[dict[str, str]],
+    requests: list[int],
+) -> tuple[BaseMessage, int, float]:
+    """One request within the alias's cap, retrying transport errors with backoff; (reply,
+    retries, latency in ms), or _Failed. ``requests`` counts every request sent, retries too."""
+    spec = ctx.models.spec(alias)
+    secrets = ctx.models.secrets()
+    retries, waited = 0, False
+    while True:
+        requests[0] += 1
+        sent = time.monotonic()
+        slot = ctx.limit(alias).slot(waited=waited)
+        try:
+            async with slot:
+                message = await _invoke_within(send, messages, spec.timeout_s)
+            slot.succeeded()
+            return message, retries, (time.monotonic() - sent) * 1000
+        except Exception as exc:  # every failure is recorded, then typed
+            error = redact(f"{type(exc).__name__}: {exc}", secrets)
+            if getattr(exc, "status_code", None) == 429:
+                slot.throttled(retry_after(exc))  # cuts the alias's cap, once a burst
+            if retryable(exc) and retries < spec.max_retries:
+                await _sleep(backoff_delay(retries, exc))
+                retries += 1
+                # It slept out the server's Retry-After: the alias's pause need not hold it.
+                waited = retry_after(exc) is not None
+                continue
+            latency_ms = (time.monotonic() - sent) * 1000
+            raise _Failed(error, retries, latency_ms, is_refusal(exc)) from None
+
+
 async def call_until_parsed(
     ctx: PipelineContext,
     *,
@@ -284,6 +329,7 @@ async def call_until_parsed(
     prompt: RenderedPrompt,
     parse: Parser,
     max_attempts: int,
+    output: type[BaseModel] | None = None,
 ) -> CallOutcome:
     """Re-ask (a new sample each time) until the reply parses; the last outcome otherwise.
 
@@ -301,6 +347,7 @@ async def call_until_parsed(
             prompt=prompt,
             attempt=attempt,
             parse=parse,
+            output=output,
         )
         if not isinstance(outcome.parsed, ParseFailure):
             return outcome

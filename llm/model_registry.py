@@ -172,17 +172,24 @@ class ModelRegistry:
         top_p: float | None,
         max_tokens: int | None,
         seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> Caller:
         """What the pipeline awaits for one request: ``chat_model(...).ainvoke`` on LangChain
         messages, except for a ``client: http`` alias, whose ``acomplete`` takes the dicts as
         they are (no LangChain callbacks or message objects: most of what the lean client
-        saves)."""
+        saves). ``response_format`` goes into the request body as it is."""
         sampling = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
         if self.spec(alias).client == "http":
             model = self.chat_model(alias, **sampling)
             assert isinstance(model, WireChat)
-            return model.acomplete if seed is None else partial(model.acomplete, seed=seed)
-        invoke = self.chat_model(alias, seed=seed, **sampling).ainvoke
+            extra = {"response_format": response_format} if response_format else {}
+            if seed is not None:
+                extra["seed"] = seed
+            return partial(model.acomplete, **extra) if extra else model.acomplete
+        chat = self.chat_model(alias, seed=seed, **sampling)
+        if response_format:
+            chat = chat.bind(response_format=response_format)
+        invoke = chat.ainvoke
 
         async def send(messages: list[dict[str, str]]) -> BaseMessage:
             return await invoke(langchain_messages(messages))

@@ -12,6 +12,7 @@ import pytest
 from reasonmed.exports.jsonl_export import export_examples
 from reasonmed.graph.run_status import run_status
 from reasonmed.graph.runner import RunRequest, run_pipeline
+from reasonmed.graph.trace import build_trace
 from reasonmed.mockserver.process import MockServerProcess
 from reasonmed.sources.question_files import load_questions
 from reasonmed.storage.call_log import CallLog
@@ -74,3 +75,36 @@ async def test_sample_questions_end_to_end(db_url: str, mock: MockServerProcess,
     again = mock.stats()["requests"]
     rerun = await run_pipeline(request)
     assert rerun.complete and mock.stats()["requests"] == again
+
+
+async def test_one_generator_model_writes_all_paths_with_samples(
+    sqlite_url: str, mock: MockServerProcess, tmp_path: Path
+) -> None:
+    """One model, three temperatures, three samples each: the paper's nine paths, each its own
+    request (seed), and the tiers counted over all nine."""
+    small = tmp_path / "three.jsonl"
+    small.write_text("".join(QUESTIONS.read_text().splitlines(keepends=True)[:3]))
+    overrides = [
+        *mock_overrides(mock.base_url),
+        'agents.generator.models=["qwen72b"]',
+        "agents.generator.samples_per_temperature=3",
+    ]
+    request = RunRequest(
+        questions=small, config_path=MOCK_CONFIG, db_url=sqlite_url, run_id="s", overrides=overrides
+    )
+    result = await run_pipeline(request)
+    assert result.complete, result.failed
+    db = Database.from_url(sqlite_url)
+    try:
+        qid = load_questions(small)[0].id
+        rows = CallLog(db).for_question("s", qid)
+        trace = build_trace(db, "s", qid)
+    finally:
+        db.close()
+    generated = [row for row in rows if row.node == "generate"]
+    assert len(generated) == 9 and {row.alias for row in generated} == {"qwen72b"}
+    assert len({row.sampling["index"] for row in generated}) == 9
+    assert len({row.sampling["seed"] for row in generated}) == 9
+    assert Counter(row.sampling["temperature"] for row in generated) == {0.7: 3, 0.9: 3, 1.0: 3}
+    assert len([row for row in rows if row.node == "verify"]) == 9
+    assert " of 9 judged Error" in trace["tier_reason"]  # the tier counts over all nine

@@ -306,11 +306,42 @@ def test_resolved_dict_holds_env_names_never_values(monkeypatch: pytest.MonkeyPa
     text = json.dumps(resolved)
     assert SECRET not in text
     assert resolved["models"]["gpt4o"]["api_key_env"] == "REASONMED_TEST_KEY"
-    # The hash leaves out each model's `client` (how requests are sent, not what is sent), so
-    # runs started before that field existed keep their hash.
+    # The hash leaves out each model's `client` (how requests are sent, not what is sent), and
+    # settings added later while they hold the default that reproduces the old behaviour, so
+    # runs started before those fields existed keep their hash.
     assert all(spec.pop("client") == "sdk" for spec in resolved["models"].values())
+    assert all(spec.pop("structured_output") == "none" for spec in resolved["models"].values())
+    assert resolved["agents"]["generator"].pop("samples_per_temperature") == 1
     canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert config.config_hash() == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["models.gpt4o.structured_output=auto", "agents.generator.samples_per_temperature=2"],
+)
+def test_a_later_setting_changes_the_hash_once_set(override: str) -> None:
+    raw = raw_config()
+    plain = config_from_dict(raw)
+    changed = config_from_dict(raw, overrides=[override])
+    assert changed.config_hash() != plain.config_hash()
+
+
+def test_samples_per_temperature_multiplies_the_paths() -> None:
+    raw = raw_config()
+    config = config_from_dict(raw, overrides=["agents.generator.samples_per_temperature=3"])
+    gen = config.agents.generator
+    assert config.paths_per_question == len(gen.models) * len(gen.temperatures) * 3
+    with pytest.raises(ConfigError, match="samples_per_temperature"):
+        config_from_dict(raw, overrides=["agents.generator.samples_per_temperature=0"])
+
+
+def test_structured_output_is_for_openai_compatible_providers() -> None:
+    raw = raw_config()
+    config = config_from_dict(raw, overrides=["models.gpt4o.structured_output=json_schema"])
+    assert config.models["gpt4o"].structured_output == "json_schema"
+    with pytest.raises(ConfigError, match="structured_output"):
+        config_from_dict(raw, overrides=["models.gpt4o.structured_output=xml"])
 
 
 def test_resolved_dict_fills_defaults_and_restores_the_same_config() -> None:

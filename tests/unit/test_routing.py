@@ -42,6 +42,24 @@ def test_generation_tasks_are_models_by_temperatures(config: RunConfig) -> None:
     assert tasks[-1]["model"] == gen.models[-1]
 
 
+def test_samples_per_temperature_repeat_each_pair_with_their_own_index(config: RunConfig) -> None:
+    from reasonmed.graph.stepping import first_tasks
+
+    sampled = config.model_copy(deep=True)
+    sampled.agents.generator.samples_per_temperature = 2
+    tasks = r.generation_tasks(QUESTION, sampled)
+    gen = sampled.agents.generator
+    assert len(tasks) == len(gen.models) * len(gen.temperatures) * 2
+    assert [t["index"] for t in tasks] == list(range(len(tasks)))
+    pairs = [(t["model"], t["temperature"]) for t in tasks]
+    assert (
+        pairs[:4]
+        == [(gen.models[0], gen.temperatures[0])] * 2 + [(gen.models[0], gen.temperatures[1])] * 2
+    )
+    planned = [(p.alias, p.detail) for p in first_tasks(sampled)]
+    assert planned == [(m, f"path {i} · T={temp}") for i, (m, temp) in enumerate(pairs)]
+
+
 @pytest.mark.parametrize(
     ("errors", "tier"),
     [(0, "easy"), (4, "easy"), (5, "medium"), (7, "medium"), (8, "difficult"), (9, "difficult")],
