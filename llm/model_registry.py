@@ -23,7 +23,8 @@ from langchain_core.runnables import Runnable
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from openai import DefaultAioHttpClient
 
-from reasonmed.core.config import ConfigError, ModelSpec, RunConfig, SingleModelAgent
+from reasonmed.core.config import ConfigError, RunConfig, SingleModelAgent
+from reasonmed.core.model_spec import ModelSpec
 from reasonmed.llm.wire_client import WireChat, WirePool
 
 __all__ = ["NO_KEY_PLACEHOLDER", "Caller", "MissingCredentialError", "ModelRegistry", "redact"]
