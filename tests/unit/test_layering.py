@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("agents",),
     ("graph", "exports"),
     ("evals",),
+    ("api",),
     ("cli",),
 )
 RANK = {folder: rank for rank, row in enumerate(LAYERS) for folder in row}
@@ -32,10 +33,9 @@ STANDALONE = {"mockserver"}
 
 
 def _packages() -> list[str]:
-    """The folders pyproject.toml installs as `reasonmed.<folder>`."""
+    """The folders pyproject.toml installs (as `reasonmed.<folder>`; `api/` as `reasonmed`)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    mapping = project["tool"]["setuptools"]["package-dir"]
-    return [name.removeprefix("reasonmed.") for name in mapping]
+    return list(project["tool"]["setuptools"]["package-dir"].values())
 
 
 def _modules() -> Iterator[tuple[str, Path]]:
@@ -56,8 +56,11 @@ def _imported_folders(path: Path) -> Iterator[tuple[int, str, str]]:
             continue
         for name in names:
             parts = name.split(".")
-            if parts[0] == "reasonmed" and len(parts) > 1:
-                yield node.lineno, parts[1], name
+            if parts[0] != "reasonmed":
+                continue
+            # `reasonmed` itself and its own modules (`reasonmed.run_api`) live in api/.
+            folder = parts[1] if len(parts) > 1 and parts[1] in RANK else "api"
+            yield node.lineno, folder, name
 
 
 def test_every_installed_folder_has_a_layer() -> None:
