@@ -19,6 +19,7 @@ from reasonmed.core.question import Question
 from reasonmed.graph.budget import Budget
 from reasonmed.graph.failures import describe_failure
 from reasonmed.graph.run_session import ConfigChangedError, ConfigSource, Session, open_session
+from reasonmed.llm.call_tracing import question_run_config
 from reasonmed.sources.source_reader import open_source
 from reasonmed.storage.call_log import CallLog
 from reasonmed.storage.claims import Claims, open_claims
@@ -243,4 +244,6 @@ async def advance(session: Session, question: Question, **invoke: Any) -> dict[s
         return snapshot.values  # the graph finished; at most the bookkeeping was missing
     started = bool(snapshot.values) and (snapshot.metadata or {}).get("step", -1) >= 0
     first = None if started else {"question": question.model_dump()}
+    if session.ctx.tracing:  # LangSmith: "question <id>", with its tier once known
+        config = question_run_config(config, question.id, snapshot.values.get("tier"))
     return await session.graph.ainvoke(first, config, context=session.ctx, **invoke)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from reasonmed.core.call_record import CallRecord
 from reasonmed.core.config import RunConfig
+from reasonmed.llm.call_tracing import tracing_enabled
 from reasonmed.llm.limits import AdaptiveLimit, LimitStats
 from reasonmed.llm.model_registry import ModelRegistry
 from reasonmed.llm.structured_output import FormatModes
@@ -53,6 +54,9 @@ class PipelineContext:
     cap_share: int = 1
     # Which response_format each alias with `structured_output: auto` settled on in this process.
     formats: FormatModes = field(default_factory=FormatModes)
+    # LangSmith tracing (LANGSMITH_TRACING=true), read once: each call logged is then also an
+    # LLM run under its graph node (`llm/call_tracing.py`); off, calls pay nothing for it.
+    tracing: bool = field(default_factory=tracing_enabled)
 
     def limit(self, alias: str) -> AdaptiveLimit:
         """The adaptive cap on requests in flight to `alias`."""

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from reasonmed.core.call_record import CallRecord
 from reasonmed.core.question import Question
+from reasonmed.llm.call_tracing import trace_call, untraced
 from reasonmed.llm.model_registry import redact
 from reasonmed.llm.retries import backoff_delay, retry_after, retryable
 from reasonmed.llm.structured_output import is_refusal, response_format
@@ -205,7 +206,10 @@ async def call_model(
         )
         shape = {"structured_output": mode} if mode != "none" else {}
         row.extra = {"text_hash": prompt.text_hash, "resample": resample, **shape, **row.extra}
-        return await ctx.calls.arecord(row)
+        call_id = await ctx.calls.arecord(row)
+        if ctx.tracing:  # the row, as an LLM run under the calling node
+            trace_call(ctx, row, call_id)
+        return call_id
 
     requests = [0]
     for resample in range(RESAMPLES + 1):
@@ -224,6 +228,8 @@ async def call_model(
                 break
             shaped = {"response_format": fmt} if fmt is not None else {}
             send = ctx.models.caller(alias, seed=seed, **params, **shaped)
+            if ctx.tracing:  # the call's run is trace_call's; ChatOpenAI's would double it
+                send = untraced(send)
             try:
                 message, retries, latency_ms = await _send(ctx, alias, send, messages, requests)
             except _Failed as failed:
