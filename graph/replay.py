@@ -20,6 +20,7 @@ from reasonmed.core.question import Question
 from reasonmed.graph.run_session import ConfigSource, Session, open_session
 from reasonmed.graph.trace import require_question
 from reasonmed.graph.trace_history import build_history, cp_id, next_nodes
+from reasonmed.llm.call_tracing import question_run_config
 from reasonmed.llm.context import thread_id_for
 from reasonmed.prompts import template_hashes
 from reasonmed.storage.db import Database
@@ -149,6 +150,8 @@ async def _run_fork(
     session: Session, question: Question, checkpoint_id: str, request: ReplayRequest
 ) -> ReplayResult:
     config = session.thread_config(question.id, checkpoint_id=checkpoint_id)
+    if session.ctx.tracing:  # LangSmith: the fork is a "question <id>" run too
+        config = question_run_config(config, question.id, None)
     state = await session.graph.ainvoke(None, config, context=session.ctx)
     head = await session.saver.aget_tuple(session.thread_config(question.id))
     record = bool(request.into) or request.adopt
