@@ -13,7 +13,8 @@ letters among the tier-1 statements, or within the paragraph of the winning tier
 or in one statement ("B or C"), are a conflict and give no letter; when a "Final answer:" line
 ends the reply, only other line-opening final answers can contradict it. Counterfactual ("if it were
 ..., the answer would be A"), conditional ("A if ...") and questioning ("the answer is A?")
-statements do not count, and "the answer is not A" has no object.
+statements do not count, "the answer is not A" has no object, and a negated marker ("no clear
+final answer B") is no statement.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ _LEAD = re.compile(  # bullets, quotes and connective words before an answer's o
     re.I,
 )
 _HYPOTHETICAL = re.compile(r"\b(?:if|unless|suppose|supposing|assuming)\b", re.I)
+# "no clear final answer B", "without a final answer": a negated marker concludes nothing.
+_NEGATED = re.compile(r"\b(?:no|not|without|never|lacks?|lacking)\s+(?:[a-z]+\s+){0,2}$", re.I)
 _COUNTERFACTUAL = re.compile(r"\b(?:were|had|would|could|might)\b", re.I)
 _NEXT_LINE = re.compile(r"\s*\n[ \t]*(?=\S)")
 _SENTENCE_BREAK = re.compile(r"[\n!?]|\.(?=\s)|;\s")
@@ -228,6 +231,8 @@ def _statements(text: str, opts: _Options) -> list[_Statement]:
             clause = text[sent_start : marker.end()]
             if _HYPOTHETICAL.search(clause) and _COUNTERFACTUAL.search(clause):
                 continue  # "If it were X, the answer would be A" is not a conclusion
+            if forward and _NEGATED.search(text, sent_start, marker.start()):
+                continue  # "concludes no clear final answer B" names no answer
             if forward:
                 start = marker.end()
                 line_end = text.find("\n", start)

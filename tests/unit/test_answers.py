@@ -291,3 +291,18 @@ def test_closing_final_answer_line_outweighs_quoted_mistakes() -> None:
     assert extract_answer(text, options).letter == "B"
     flip_flop = "Final answer: C\n\nOn reflection, no.\n\nFinal answer: B"
     assert extract_answer(flip_flop, options).letter is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The correct answer is A. Isthmus. The reasoning concludes no clear final answer B.",
+        "So the answer is A. There is not a final answer B here.",
+        "The answer is A; without any final answer: B being supported.",
+    ],
+)
+def test_a_negated_marker_names_no_answer(text: str) -> None:
+    """Seen from a real small model: a negated "final answer B" must not outrank "the answer is
+    A" (it exported an example whose chain concluded A for a gold B)."""
+    options = {"A": "Isthmus", "B": "Ampulla", "C": "Fimbriae", "D": "Cervix"}
+    assert extract_answer(text, options).letter == "A"
