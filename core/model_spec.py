@@ -38,12 +38,16 @@ class ModelSpec(BaseModel):
     price_input_per_mtok: float | None = Field(None, ge=0)
     price_output_per_mtok: float | None = Field(None, ge=0)
     extra_body: dict[str, Any] = Field(default_factory=dict)
-    structured_output: Literal["auto", "json_schema", "json_object", "none"] = Field(
+    structured_output: Literal[
+        "auto", "json_schema", "json_object_schema", "json_object", "none"
+    ] = Field(
         "none",
         description="how the verifier, ranker and judge ask this endpoint for JSON: json_schema "
-        "sends their output's JSON schema as response_format (vLLM, SGLang, llama.cpp, OpenAI), "
-        "json_object asks for any JSON object, auto tries json_schema and falls back (once per "
-        "alias and process) when the server refuses it, none sends nothing",
+        "sends their output's JSON schema as response_format (vLLM, SGLang, llama.cpp's "
+        "llama-server, OpenAI), json_object_schema sends it in llama-cpp-python's form "
+        "({type: json_object, schema}), json_object asks for any JSON object, auto tries them in "
+        "that order and steps down (once per alias and process) when the server refuses one, "
+        "none sends nothing",
     )
     azure_endpoint: str | None = None
     api_version: str | None = None

@@ -231,7 +231,9 @@ async def call_model(
             if ctx.tracing:  # the call's run is trace_call's; ChatOpenAI's would double it
                 send = untraced(send)
             try:
-                message, retries, latency_ms = await _send(ctx, alias, send, messages, requests)
+                message, retries, latency_ms = await _send(
+                    ctx, alias, send, messages, requests, shaped=fmt is not None
+                )
             except _Failed as failed:
                 await record(
                     error=failed.error,
@@ -295,9 +297,13 @@ async def _send(
     send: Caller,
     messages: list[dict[str, str]],
     requests: list[int],
+    *,
+    shaped: bool = False,
 ) -> tuple[BaseMessage, int, float]:
     """One request within the alias's cap, retrying transport errors with backoff; (reply,
-    retries, latency in ms), or _Failed. ``requests`` counts every request sent, retries too."""
+    retries, latency in ms), or _Failed. ``requests`` counts every request sent, retries too.
+    A ``shaped`` request (one with a response_format) that the server refuses is not retried:
+    the same format would be refused again."""
     spec = ctx.models.spec(alias)
     secrets = ctx.models.secrets()
     retries, waited = 0, False
@@ -314,14 +320,15 @@ async def _send(
             error = redact(f"{type(exc).__name__}: {exc}", secrets)
             if getattr(exc, "status_code", None) == 429:
                 slot.throttled(retry_after(exc))  # cuts the alias's cap, once a burst
-            if retryable(exc) and retries < spec.max_retries:
+            refused = shaped and is_refusal(exc)
+            if retryable(exc) and retries < spec.max_retries and not refused:
                 await _sleep(backoff_delay(retries, exc))
                 retries += 1
                 # It slept out the server's Retry-After: the alias's pause need not hold it.
                 waited = retry_after(exc) is not None
                 continue
             latency_ms = (time.monotonic() - sent) * 1000
-            raise _Failed(error, retries, latency_ms, is_refusal(exc)) from None
+            raise _Failed(error, retries, latency_ms, refused) from None
 
 
 async def call_until_parsed(

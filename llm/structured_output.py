@@ -3,9 +3,12 @@
 vLLM, SGLang, llama.cpp's server and OpenAI accept a JSON schema as ``response_format`` and
 constrain decoding to it; a small model that writes prose around its verdict then writes the
 verdict alone. Parsing and JSON repair stay as the safety net: a reply that still fails is a
-typed failure, as without a schema. A server that does not know ``response_format`` answers 400;
-with ``structured_output: auto`` the alias then steps down (json_schema -> json_object -> none),
-once per process, and keeps the mode that worked.
+typed failure, as without a schema. A server that does not know a ``response_format`` refuses
+it: most with a 400, llama-cpp-python's server with a 500 that names the field. With
+``structured_output: auto`` the alias then steps down (json_schema -> json_object_schema ->
+json_object -> none), once per process, and keeps the mode that worked. ``json_object_schema`` is
+llama-cpp-python's own form, ``{"type": "json_object", "schema": ...}``, which it turns into a
+grammar; OpenAI refuses the extra key, so it comes after json_schema.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 # The order `auto` tries them in.
-MODES = ("json_schema", "json_object", "none")
+MODES = ("json_schema", "json_object_schema", "json_object", "none")
 _REFUSAL_STATUSES = (400, 415, 422)
 
 
@@ -43,6 +46,8 @@ def response_format(model: type[BaseModel] | None, mode: str) -> dict[str, Any] 
         return None
     if mode == "json_object":
         return {"type": "json_object"}
+    if mode == "json_object_schema":
+        return {"type": "json_object", "schema": output_schema(model)}
     if mode == "json_schema":
         return {
             "type": "json_schema",
@@ -52,8 +57,12 @@ def response_format(model: type[BaseModel] | None, mode: str) -> dict[str, Any] 
 
 
 def is_refusal(exc: BaseException) -> bool:
-    """A client error (400, 415, 422) that may be the server refusing ``response_format``."""
-    return getattr(exc, "status_code", None) in _REFUSAL_STATUSES
+    """A client error (400, 415, 422), or a server error that names ``response_format``: the
+    server refusing the format asked for (retrying it would not help)."""
+    status = getattr(exc, "status_code", None)
+    if status in _REFUSAL_STATUSES:
+        return True
+    return isinstance(status, int) and status >= 500 and "response_format" in str(exc)
 
 
 class FormatModes:

@@ -30,14 +30,18 @@ OPTIONS = {"A": "Hyperplasia", "B": "Hypertrophy", "C": "Atrophy", "D": "Metapla
 VERDICT = json.dumps({"verdict": "Correct", "reason": "sound"})
 
 
-def refusing(*refused: str) -> Any:
-    """A responder that answers 400 to a response_format of the `refused` types."""
+def refusing(*refused: str, status: int = 400) -> Any:
+    """A responder that answers `status` to a response_format of the `refused` types (a
+    json_object with a schema is "json_object_schema")."""
 
     def respond(body: dict[str, Any]) -> Response:
-        kind = (body.get("response_format") or {}).get("type")
+        shape = body.get("response_format") or {}
+        kind = shape.get("type")
+        if kind == "json_object" and "schema" in shape:
+            kind = "json_object_schema"
         if kind in refused:
             error = {"error": {"message": f"response_format {kind} is not supported"}}
-            return 400, {"Content-Type": "application/json"}, json.dumps(error).encode()
+            return status, {"Content-Type": "application/json"}, json.dumps(error).encode()
         reply = completion(body, VERDICT)
         return 200, {"Content-Type": "application/json"}, json.dumps(reply).encode()
 
@@ -73,13 +77,18 @@ async def verify(ctx: PipelineContext, index: int) -> CallOutcome:
 
 
 async def run_calls(
-    server: LocalChatServer, db: Database, mode: str, client: str, calls: int = 3
+    server: LocalChatServer,
+    db: Database,
+    mode: str,
+    client: str,
+    calls: int = 3,
+    retries: int = 0,
 ) -> list[CallOutcome]:
     overrides = [
         f"models.{ALIAS}.base_url={server.url}",
         f"models.{ALIAS}.structured_output={mode}",
         f"models.{ALIAS}.client={client}",
-        f"models.{ALIAS}.max_retries=0",
+        f"models.{ALIAS}.max_retries={retries}",
     ]
     config = load_config(MOCK_CONFIG, overrides)
     async with ModelRegistry(config) as models:
@@ -117,17 +126,39 @@ async def test_none_sends_no_response_format(call_db: Database, client: str) -> 
     assert server.bodies and all("response_format" not in body for body in server.bodies)
 
 
+def sent_modes(server: LocalChatServer) -> list[str | None]:
+    modes = []
+    for body in server.bodies:
+        shape = body.get("response_format") or {}
+        kind = shape.get("type")
+        modes.append("json_object_schema" if kind == "json_object" and "schema" in shape else kind)
+    return modes
+
+
 async def test_auto_steps_down_once_per_alias_and_remembers(call_db: Database, sqlite_url) -> None:
-    with serving(LocalChatServer(respond=refusing("json_schema", "json_object"))) as server:
+    refused_all = refusing("json_schema", "json_object_schema", "json_object")
+    with serving(LocalChatServer(respond=refused_all)) as server:
         outcomes = await run_calls(server, call_db, "auto", "http", calls=4)
-    kinds = [(body.get("response_format") or {}).get("type") for body in server.bodies]
-    # The first call is refused twice and sent a third time bare; the others go bare at once.
-    assert kinds == ["json_schema", "json_object", None, None, None, None]
+    # The first call is refused three times and sent a fourth time bare; the others go bare.
+    ladder = ["json_schema", "json_object_schema", "json_object"]
+    assert sent_modes(server) == [*ladder, None, None, None, None]
     assert all(isinstance(o.parsed, Verdict) for o in outcomes)
     rows = query(sqlite_url, "SELECT error, extra FROM rm_llm_calls ORDER BY id")
     refused = [json.loads(extra).get("format_refused") for error, extra in rows if error]
-    assert refused == ["json_schema", "json_object"]
+    assert refused == ladder
     assert all("400" in error for error, _ in rows if error)
+
+
+async def test_auto_settles_on_llama_cpp_pythons_schema_form(call_db: Database) -> None:
+    """llama-cpp-python's server refuses json_schema with a 500 that names response_format and
+    takes the schema as {"type": "json_object", "schema": ...}: auto lands there, without
+    spending the alias's transport retries on the 500."""
+    server = LocalChatServer(respond=refusing("json_schema", status=500))
+    with serving(server):
+        outcomes = await run_calls(server, call_db, "auto", "http", calls=3, retries=4)
+    assert sent_modes(server) == ["json_schema", *["json_object_schema"] * 3]
+    assert server.bodies[1]["response_format"]["schema"] == output_schema(Verdict)
+    assert all(isinstance(o.parsed, Verdict) for o in outcomes)
 
 
 async def test_a_configured_mode_that_is_refused_is_a_failure(call_db: Database) -> None:
