@@ -18,6 +18,8 @@ _EXPORTS = {
     "arun": "reasonmed.run_api",
     "status": "reasonmed.inspect_api",
     "trace": "reasonmed.inspect_api",
+    "export": "reasonmed.export_api",
+    "ExportResult": "reasonmed.api_models",
     "RunSummary": "reasonmed.api_models",
     "RunStatus": "reasonmed.api_models",
     "QuestionTrace": "reasonmed.api_models",

@@ -76,3 +76,17 @@ class QuestionTrace(BaseModel):
         reserves the name)."""
         fields = {key: value for key, value in data.items() if key != "schema"}
         return cls.model_validate({"trace_schema": data["schema"], **fields})
+
+
+class ExportResult(BaseModel):
+    """What `export` wrote: examples per split (train first), the files, the dataset folder."""
+
+    examples: dict[str, int]
+    files: dict[str, str]
+    hf_dir: str | None = None
+    hub_url: str | None = None
+
+    @property
+    def total(self) -> int:
+        """Examples written, over all splits."""
+        return sum(self.examples.values())

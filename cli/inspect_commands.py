@@ -1,14 +1,15 @@
-"""Read-only commands over a run's database: `status`, `runs`, `trace`, `export`."""
+"""Read-only commands over a run's database: `status`, `runs`, `trace`, `questions`, `failures`;
+`export` lives in `export_command` and is registered from here."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from reasonmed.cli import export_command
 from reasonmed.cli.common import EXIT_OK, add_db, open_db
 
 
@@ -58,23 +59,15 @@ def register(sub: Any) -> None:
     runs.add_argument("--json", action="store_true", help="print JSON")
     runs.set_defaults(handler=cmd_runs)
 
-    export = sub.add_parser("export", help="write the run's examples as training JSONL")
-    export.add_argument("--run-id", required=True)
-    export.add_argument(
-        "--variant", choices=["reasonmed", "cotmed", "responsemed"], default="reasonmed"
-    )
-    export.add_argument("--out", type=Path, required=True)
-    add_db(export)
-    export.set_defaults(handler=cmd_export)
+    export_command.register(sub)
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Questions by state and tier, calls, tokens and cache hits."""
+    import reasonmed
     from reasonmed.cli.progress import summary_table
-    from reasonmed.graph.run_status import run_status
 
-    with open_db(args.db) as db:
-        status = run_status(db, args.run_id)
+    status = reasonmed.status(args.run_id, db=args.db).model_dump(mode="json")
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=True))
     else:
@@ -203,14 +196,4 @@ def cmd_runs(args: argparse.Namespace, console: Console) -> int:
             run["updated_at"][:19],
         )
     Console().print(table)
-    return EXIT_OK
-
-
-def cmd_export(args: argparse.Namespace, console: Console) -> int:
-    """Write the run's examples in one of the three training formats."""
-    from reasonmed.exports.jsonl_export import export_examples
-
-    with open_db(args.db) as db:
-        count = export_examples(db, args.run_id, args.variant, args.out)
-    console.print(f"wrote {count} {args.variant} examples to {args.out}", markup=False)
     return EXIT_OK

@@ -4,48 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from reasonmed.storage.call_log import USAGE_SUMS, CallLog, rollup
 from reasonmed.storage.db import Database
-from reasonmed.storage.example_reads import count_done_examples
-from reasonmed.storage.runs import RunStore
+from reasonmed.storage.run_overview import run_overview
 
 
 def run_status(db: Database, run_id: str) -> dict[str, Any]:
-    """A run at a glance, JSON-ready: questions by status and tier, examples, calls and tokens."""
-    store = RunStore(db)
-    run = store.get_run(run_id)
-    if run is None:
-        raise LookupError(f"no run {run_id!r} in {db.engines.url}")
-    counts = store.counts(run_id)
-    log = CallLog(db)
-    usage = log.usage(run_id)
-    by_tier = log.usage_by_tier(run_id)
-    examples = count_done_examples(db, run_id)
-    total = {k: sum(u[k] for u in usage) for k in USAGE_SUMS}
-    priced = total["priced"] > 0
-    return {
-        "run_id": run.run_id,
-        "status": run.status,
-        "created_at": run.created_at,
-        "updated_at": run.updated_at,
-        "input_path": run.input_path,
-        "config_hash": run.config_hash,
-        "questions": counts["by_status"],
-        "total_questions": counts["total"],
-        "tiers": counts["by_tier"],
-        "examples": examples,
-        "calls": {
-            "total": total,
-            "by_agent": rollup(usage, ("agent",)),
-            "by_model": rollup(usage, ("alias", "model")),
-            "by_node": rollup(usage, ("node",)),
-            "by_tier": by_tier,
-        },
-        # Cost at the prices the run had when each call was made; None when nothing is priced.
-        # `unpriced_calls` > 0 means the total leaves some calls out.
-        "cost": {
-            "total": total["cost"] if priced else None,
-            "per_example": (total["cost"] / examples if examples else None) if priced else None,
-            "unpriced_calls": total["calls"] - total["priced"],
-        },
-    }
+    """A run at a glance, JSON-ready: questions by status and tier, examples, calls and tokens.
+
+    The numbers are composed in storage (`run_overview`), where the exports' dataset card reads
+    them too, so a card and `status --json` cannot disagree.
+    """
+    return run_overview(db, run_id)

@@ -25,6 +25,10 @@ def _page(run_id: str, after: tuple[int, int]) -> Plan:
         .where(
             E.c.run_id == run_id,
             Q.c.status == "done",
+            # Redundant with the OR below, but a range the planner can seek on: without it
+            # SQLite read every example of the run and sorted them for each page (a 370,000
+            # example export took 1 s per 500-row page; with it, milliseconds).
+            Q.c.position >= position,
             or_(Q.c.position > position, and_(Q.c.position == position, E.c.slot > slot)),
         )
         .order_by(Q.c.position, E.c.slot)

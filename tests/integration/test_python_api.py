@@ -53,6 +53,15 @@ def test_run_then_status_and_trace_match_the_cli(tmp_path: Path, mock: MockServe
     with pytest.raises(LookupError, match="no question"):
         reasonmed.trace("four", "nope", db=db)
 
+    written = reasonmed.export("four", tmp_path / "api", db=db, format="messages",
+                               splits={"validation": 0.25}, seed=3)  # fmt: skip
+    assert written.total == status.examples
+    by_cli = cli("export", "--run-id", "four", "--db", db, "--format", "messages", "--split",
+                 "validation=0.25", "--seed", "3", "--out", str(tmp_path / "cli"))  # fmt: skip
+    assert by_cli.returncode == 0, by_cli.stderr
+    for split, path in written.files.items():
+        assert Path(path).read_bytes() == (tmp_path / "cli" / f"{split}.jsonl").read_bytes()
+
 
 def test_records_and_a_config_mapping(tmp_path: Path, mock: MockServerProcess) -> None:
     config = yaml.safe_load(MOCK_CONFIG.read_text(encoding="utf-8"))
