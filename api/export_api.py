@@ -30,8 +30,8 @@ def export(
     hf_dir: str | Path | None = None,
     push_to_hub: str | None = None,
     private: bool = False,
-    license: str = "unknown",
-    languages: Sequence[str] = ("en",),
+    license: str | None = None,
+    languages: Sequence[str] | None = None,
     import_report: str | Path | None = None,
 ) -> ExportResult:
     """Write the run's examples; the keywords are `reasonmed export`'s options.
@@ -58,7 +58,7 @@ def export(
         push_to_hub=push_to_hub,
         private=private,
         license=license,
-        languages=tuple(languages),
+        languages=tuple(languages) if languages else None,
         import_report=Path(import_report) if import_report is not None else None,
     )
     database = Database.from_url(db)

@@ -58,7 +58,9 @@ def register(sub: Any) -> None:
     hub.add_argument("--push-to-hub", metavar="USER/NAME", help="upload it (token: $HF_TOKEN)")
     hub.add_argument("--private", action="store_true", help="create the Hub repo private")
     hub.add_argument(
-        "--license", default="unknown", metavar="ID", help="the card's license (default unknown)"
+        "--license",
+        metavar="ID",
+        help="the card's license (default: the run config's dataset.license, else unknown)",
     )
     hub.add_argument(
         "--language",
@@ -98,7 +100,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
         push_to_hub=args.push_to_hub,
         private=args.private,
         license=args.license,
-        languages=tuple(args.languages or ["en"]),
+        languages=tuple(args.languages) if args.languages else None,
         import_report=args.import_report,
     )
     try:

@@ -184,6 +184,15 @@ class PipelineConfig(BaseModel):
         return self
 
 
+class DatasetInfo(BaseModel):
+    """What the exported data set's card says of it; not how it is made (outside the hash)."""
+
+    model_config = _STRICT
+
+    license: str = Field("unknown", min_length=1, description="an SPDX-style id, e.g. cc-by-4.0")
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+
+
 class RunConfig(BaseModel):
     """Everything a run needs besides its questions; stored with the run and checked on resume."""
 
@@ -192,6 +201,7 @@ class RunConfig(BaseModel):
     models: dict[str, ModelSpec] = Field(min_length=1)
     agents: AgentsConfig
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    dataset: DatasetInfo = Field(default_factory=DatasetInfo)
 
     @field_validator("models", mode="before")
     @classmethod
@@ -254,6 +264,7 @@ class RunConfig(BaseModel):
         resolved = self.resolved_dict()
         for spec in resolved["models"].values():
             spec.pop("client")  # how requests are sent, not what is sent: not a new config
+        resolved.pop("dataset")  # what the card says, not how the data is made
         _drop_later_defaults(resolved)
         canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -87,6 +87,8 @@ class RunFacts:
     temperatures: list[float] = field(default_factory=list)
     tier_bounds: tuple[int, int] | None = None  # most errors of an easy, of a medium question
     keep: int | None = None  # CoTs kept per easy or medium question
+    license: str = "unknown"  # the config's dataset.license (runs stored before it: unknown)
+    languages: list[str] = field(default_factory=lambda: ["en"])
 
 
 def run_facts(db: Database, run_id: str) -> RunFacts:
@@ -118,6 +120,8 @@ def run_facts(db: Database, run_id: str) -> RunFacts:
         temperatures=list(resolved.agents.generator.temperatures) if resolved else [],
         tier_bounds=(pipeline.easy_max_errors, pipeline.medium_max_errors) if pipeline else None,
         keep=pipeline.keep if pipeline else None,
+        license=resolved.dataset.license if resolved else "unknown",
+        languages=list(resolved.dataset.languages) if resolved else ["en"],
     )
 
 

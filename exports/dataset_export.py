@@ -45,8 +45,8 @@ class ExportRequest:
     hf_dir: Path | None = None
     push_to_hub: str | None = None  # a dataset repo id, "user/name"
     private: bool = False  # for a repo that --push-to-hub creates
-    license: str = "unknown"
-    languages: tuple[str, ...] = ("en",)
+    license: str | None = None  # None: the run config's dataset.license
+    languages: tuple[str, ...] | None = None  # None: the run config's dataset.languages
     import_report: Path | None = None  # JSON lines with a `reason` each: the import's drops
 
 
@@ -172,8 +172,9 @@ def _facts(
     cleaning: Counter[str] | None,
 ) -> CardFacts:
     style = request.style
+    run = run_facts(db, request.run_id)
     return CardFacts(
-        run=run_facts(db, request.run_id),
+        run=run,
         counts=counts,
         format=style.format,
         variant=style.variant,
@@ -187,8 +188,8 @@ def _facts(
         features=yaml_features(record_spec(style)),
         num_bytes=output.num_bytes,
         download_size=output.download_size,
-        license=request.license,
-        languages=list(request.languages),
+        license=request.license or run.license,
+        languages=list(request.languages or run.languages),
         cleaning=cleaning,
         repo_id=request.push_to_hub,
     )

@@ -88,6 +88,17 @@ def resolve_config(store: RunStore, source: ConfigSource) -> RunConfig:
             template_hashes(),
             {"event": "config-change", "changes": changes},
         )
+    elif stored.config != (resolved := config.resolved_dict()):
+        # Same hash, other settings (the client, the card's dataset section): nothing about
+        # what is sent changed, so no question is refused; keep the stored config current.
+        changes = diff_configs(stored.config, resolved)
+        store.update_run_config(
+            run_id,
+            resolved,
+            stored.config_hash,
+            dict(stored.prompt_hashes or {}),
+            {"event": "config-update", "changes": changes},
+        )
     return config
 
 

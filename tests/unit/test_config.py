@@ -312,6 +312,7 @@ def test_resolved_dict_holds_env_names_never_values(monkeypatch: pytest.MonkeyPa
     assert all(spec.pop("client") == "sdk" for spec in resolved["models"].values())
     assert all(spec.pop("structured_output") == "none" for spec in resolved["models"].values())
     assert resolved["agents"]["generator"].pop("samples_per_temperature") == 1
+    assert resolved.pop("dataset") == {"license": "unknown", "languages": ["en"]}  # never hashed
     canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert config.config_hash() == hashlib.sha256(canonical.encode()).hexdigest()
 
