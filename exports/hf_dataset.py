@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reasonmed.core.atomic_files import current_umask
 from reasonmed.exports.hf_extra import import_extra
-from reasonmed.exports.jsonl_files import current_umask
 from reasonmed.exports.record_schema import Spec
 
 BATCH = 1000

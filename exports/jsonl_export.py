@@ -8,11 +8,10 @@ are byte-identical; the file appears only once complete (written aside, then ren
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
+from reasonmed.core.atomic_files import written_atomically
 from reasonmed.storage.db import Database
 from reasonmed.storage.example_reads import iter_examples
 from reasonmed.storage.runs import RunStore
@@ -47,28 +46,18 @@ def export_examples(db: Database, run_id: str, variant: Variant, out: Path) -> i
             f"unknown export variant {variant!r}; expected one of {', '.join(VARIANTS)}"
         )
     _require_run(db, run_id)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
-            for row in iter_examples(db, run_id):
-                record = {
-                    "id": row.question_id,
-                    "slot": row.slot,
-                    "tier": row.tier,
-                    "instruction": row.instruction,
-                    "input": row.input,
-                    "output": output_text(variant, row.cot, row.summary),
-                    "provenance": row.provenance,
-                }
-                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with written_atomically(out) as stream:
+        for row in iter_examples(db, run_id):
+            record = {
+                "id": row.question_id,
+                "slot": row.slot,
+                "tier": row.tier,
+                "instruction": row.instruction,
+                "input": row.input,
+                "output": output_text(variant, row.cot, row.summary),
+                "provenance": row.provenance,
+            }
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
     return count

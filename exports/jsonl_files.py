@@ -18,16 +18,10 @@ from typing import IO, Any
 
 import orjson
 
+from reasonmed.core.atomic_files import current_umask
 from reasonmed.core.fast_json import dumps_bytes
 
 _BUFFER = 1 << 20
-
-
-def current_umask() -> int:
-    """The process's umask (read by setting it back at once: the CLI is single-threaded here)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 _CONSTANTS = {None: b"null", True: b"true", False: b"false"}

@@ -10,15 +10,14 @@ nothing behind that looks finished.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from reasonmed.core.atomic_files import written_atomically
 from reasonmed.core.question import LineError, Question, QuestionFileError
 from reasonmed.sources.cleaning_records import CleaningSettings
 from reasonmed.sources.question_cleaning import QuestionCleaner
@@ -106,8 +105,8 @@ def import_questions(
     for path in against:
         _index_benchmark(open_source(path), cleaner, summary, say)
     with ExitStack() as stack:
-        stream = stack.enter_context(_written_atomically(out))
-        log = stack.enter_context(_written_atomically(report)) if report else None
+        stream = stack.enter_context(written_atomically(out))
+        log = stack.enter_context(written_atomically(report)) if report else None
         written: set[str] = set()  # ids across files: two files may reuse one for two questions
         for batch in _batches(_all_rows(sources, summary, log)):
             drops = cleaner.check_batch([(q, str(row.file), row.line) for row, q in batch])
@@ -217,20 +216,3 @@ def _batches(
 
 def _json_line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
-
-
-@contextmanager
-def _written_atomically(path: Path) -> Iterator[IO[str]]:
-    """A text stream whose file appears at `path` only if the block completes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

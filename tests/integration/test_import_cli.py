@@ -8,6 +8,7 @@ through `run --format medmcqa` against the mock endpoint to the exported trainin
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,11 @@ def test_import_cleans_and_reports_every_drop(tmp_path: Path) -> None:
     assert drops["medmcqa-tr-copy"]["reason"] == "near_duplicate"
     assert drops["medmcqa-tr-copy"]["of"] == "medmcqa-tr-0002"
     assert 0 < drops["medmcqa-tr-copy"]["score"] < 1
+
+    # Written aside and renamed, with an ordinary file's permissions (not mkstemp's 0600).
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask == report.stat().st_mode & 0o777
 
     # What `run` reads: the project's question file, with provenance and metadata kept.
     written = load_questions(out)
