@@ -32,6 +32,15 @@ _SCORE_KEYS = ("score", "rating", "qualityscore", "finalscore", "grade")
 _JUSTIFICATION_KEYS = ("justification", "reason", "reasoning", "explanation", "rationale")
 _VERDICT_WORDS: dict[str, VerdictLabel] = {"correct": "Correct", "right": "Correct"}
 _VERDICT_WORDS |= dict.fromkeys(("error", "errors", "incorrect", "wrong", "not correct"), "Error")
+# The placeholders of the prompts' example objects: a reply that copies the example judged
+# nothing (a small model does this), so it is a failure, not a verdict or a score.
+_PLACEHOLDERS = frozenset(
+    {"one or two sentences explaining the verdict", "one sentence", "<integer 0-5>"}
+)
+
+
+def _copied_example(text: str) -> bool:
+    return " ".join(text.lower().split()).strip(" .") in _PLACEHOLDERS
 
 
 def _verdict_word(value: Any) -> VerdictLabel | None:
@@ -61,7 +70,10 @@ def parse_verdict(text: str) -> Verdict | ParseFailure:
         has_verdict, raw = lookup_field(obj, _VERDICT_KEYS)
         word = _verdict_word(raw)
         if word is not None:
-            return Verdict(verdict=word, reason=field_text(lookup_field(obj, _REASON_KEYS)[1]))
+            reason = field_text(lookup_field(obj, _REASON_KEYS)[1])
+            if _copied_example(reason):
+                return schema_failure("schema", "the reply copies the prompt's example", text)
+            return Verdict(verdict=word, reason=reason)
         problem = problem or (
             f"unrecognised verdict value {raw!r}"[:120] if has_verdict else "no verdict field"
         )
@@ -84,6 +96,8 @@ def _parse_scored(text: str, model: type[ScoreT], maximum: int) -> ScoreT | Pars
             problem = problem or value
             continue
         justification = field_text(lookup_field(obj, _JUSTIFICATION_KEYS)[1])
+        if _copied_example(justification):
+            return schema_failure("schema", "the reply copies the prompt's example", text)
         try:
             return model(score=value, justification=justification)
         except ValidationError:

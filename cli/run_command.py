@@ -76,6 +76,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     require_file(args.questions, "question file")
     index, share = _worker_of(args.worker_of)
+    if args.question_format == "auto" and share == 1:  # say which layout it chose
+        from reasonmed.sources.source_reader import open_source
+
+        placed = open_source(args.questions, "auto", args.cop_base)
+        console.print(placed.describe(), markup=False, highlight=False, soft_wrap=True)
     if args.workers < 1:
         console.print("error: --workers must be at least 1", markup=False)
         return EXIT_INPUT

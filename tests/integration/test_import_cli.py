@@ -214,5 +214,6 @@ def test_the_continue_command_keeps_the_format(medmcqa_run: dict[str, Any]) -> N
     db, parquet = medmcqa_run["db"], medmcqa_run["parquet"]
     again = reasonmed("run", str(parquet), "--format", "auto", "--db", db, "--run-id", "mcqa")
     assert again.returncode == 0, again.stderr
+    assert "medmcqa layout (detected from the fields" in again.stderr  # auto says what it chose
     plain = reasonmed("run", str(parquet), "--db", db, "--run-id", "mcqa")
     assert plain.returncode == 2 and str(parquet) in plain.stderr

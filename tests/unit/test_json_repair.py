@@ -374,3 +374,13 @@ def test_matching_brace_agrees_on_the_reply_corpus() -> None:
         for start in (i for i, char in enumerate(text) if char == "{"):
             expected = _reference_matching_brace(text, start, len(text))
             assert _matching_brace(text, start, len(text)) == expected
+
+
+def test_a_copy_of_the_prompts_example_is_no_verdict_and_no_score() -> None:
+    """A small model copies the prompt's example object; it judged nothing."""
+    copied = '{"verdict": "Correct", "reason": "one or two sentences explaining the verdict"}'
+    assert isinstance(parse_verdict(copied), ParseFailure)
+    assert isinstance(parse_score('{"score": 4, "justification": "One sentence."}'), ParseFailure)
+    assert parse_verdict('{"verdict": "Correct", "reason": "one sentence fits"}') == Verdict(
+        verdict="Correct", reason="one sentence fits"
+    )
