@@ -21,9 +21,10 @@ from reasonmed.core.atomic_files import written_atomically
 from reasonmed.core.question import LineError, Question, QuestionFileError
 from reasonmed.sources.cleaning_records import CleaningSettings
 from reasonmed.sources.question_cleaning import QuestionCleaner
-from reasonmed.sources.source_reader import QuestionSource, SourceRow, open_source
+from reasonmed.sources.source_reader import QuestionSource, open_source
 
 BATCH = 1000  # questions per cleaner batch: its hashing is vectorised over a batch
+Item = tuple[Question, str, int]  # a question with the file and line it came from
 _OPTIONAL_FIELDS = ("context", "source", "source_id", "subject", "metadata")
 
 
@@ -108,19 +109,18 @@ def import_questions(
         stream = stack.enter_context(written_atomically(out))
         log = stack.enter_context(written_atomically(report)) if report else None
         written: set[str] = set()  # ids across files: two files may reuse one for two questions
-        for batch in _batches(_all_rows(sources, summary, log)):
-            drops = cleaner.check_batch([(q, str(row.file), row.line) for row, q in batch])
-            for (row, question), drop in zip(batch, drops, strict=True):
-                if drop is None and question.id in written:
-                    _reused_id(row, question, skip_invalid, summary, log)
-                elif drop is None:
-                    written.add(question.id)
-                    stream.write(question_line(question))
-                    summary.written += 1
-                else:
-                    summary.dropped[(drop.reason, question.source)] += 1
-                    if log is not None:
-                        log.write(_json_line(drop.as_json()))
+        checked = cleaner.check_stream(_all_rows(sources, summary, log), batch_size=BATCH)
+        for question, file, line, drop in checked:
+            if drop is None and question.id in written:
+                _reused_id(question, file, line, skip_invalid, summary, log)
+            elif drop is None:
+                written.add(question.id)
+                stream.write(question_line(question))
+                summary.written += 1
+            else:
+                summary.dropped[(drop.reason, question.source)] += 1
+                if log is not None:
+                    log.write(_json_line(drop.as_json()))
     return summary
 
 
@@ -160,58 +160,46 @@ def _index_benchmark(
 
 def _all_rows(
     sources: Sequence[QuestionSource], summary: ImportSummary, log: IO[str] | None
-) -> Iterator[tuple[SourceRow, Question]]:
+) -> Iterator[Item]:
     """Good rows of every input in order; bad ones (only with --skip-invalid) go to the report."""
     for source in sources:
         for row in source.rows():
             summary.read += 1
             if row.question is not None:
-                yield row, row.question
+                yield row.question, str(row.file), row.line
                 continue
             summary.invalid += 1
             if log is not None:
-                log.write(_json_line(_invalid_record(row)))
+                log.write(_json_line(_invalid_record(row.file, row.line, row.errors)))
 
 
 def _reused_id(
-    row: SourceRow,
     question: Question,
+    file: str,
+    line: int,
     skip_invalid: bool,
     summary: ImportSummary,
     log: IO[str] | None,
 ) -> None:
     """A kept question whose id an earlier file's different question already has."""
-    error = LineError(row.line, "id", f"id {question.id!r} is already used by an earlier file")
+    error = LineError(line, "id", f"id {question.id!r} is already used by an earlier file")
     if not skip_invalid:
-        raise ImportInputError([QuestionFileError(row.file, [error])])
+        raise ImportInputError([QuestionFileError(file, [error])])
     summary.invalid += 1
     if log is not None:
-        log.write(_json_line(_invalid_record(row, [error], question.id)))
+        log.write(_json_line(_invalid_record(file, line, [error], question.id)))
 
 
 def _invalid_record(
-    row: SourceRow, errors: Sequence[LineError] | None = None, qid: str | None = None
+    file: str | Path, line: int, errors: Sequence[LineError], qid: str | None = None
 ) -> dict[str, Any]:
     return {
         "id": qid,
-        "file": str(row.file),
-        "line": row.line,
+        "file": str(file),
+        "line": line,
         "reason": "invalid",
-        "errors": [str(error) for error in (row.errors if errors is None else errors)],
+        "errors": [str(error) for error in errors],
     }
-
-
-def _batches(
-    rows: Iterator[tuple[SourceRow, Question]],
-) -> Iterator[list[tuple[SourceRow, Question]]]:
-    batch: list[tuple[SourceRow, Question]] = []
-    for item in rows:
-        batch.append(item)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _json_line(record: dict[str, Any]) -> str:
