@@ -76,11 +76,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     require_file(args.questions, "question file")
     index, share = _worker_of(args.worker_of)
-    if args.question_format == "auto" and share == 1:  # say which layout it chose
+    layout, cop_base = args.question_format, args.cop_base
+    if layout == "auto" and share == 1:  # place the file once, say what was chosen, run with it
         from reasonmed.sources.source_reader import open_source
 
-        placed = open_source(args.questions, "auto", args.cop_base)
+        placed = open_source(args.questions, "auto", cop_base)
         console.print(placed.describe(), markup=False, highlight=False, soft_wrap=True)
+        layout, cop_base = placed.layout, placed.cop_base
     if args.workers < 1:
         console.print("error: --workers must be at least 1", markup=False)
         return EXIT_INPUT
@@ -95,8 +97,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         use_cache=not args.no_cache,
         budget=args.budget,
         cap_share=share,
-        question_format=args.question_format,
-        cop_base=args.cop_base,
+        question_format=layout,
+        cop_base=cop_base,
     )
     if args.workers > 1 and not args.worker_of:
         from reasonmed.cli.workers import run_workers
